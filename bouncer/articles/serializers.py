@@ -1,0 +1,18 @@
+from rest_framework import serializers
+
+from bouncer.articles.models import Article
+
+
+class ArticleOutput(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", read_only=True)
+
+    class Meta:
+        model = Article
+        fields = ["id", "title", "body", "author", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class ArticleInput(serializers.ModelSerializer):
+    class Meta:
+        model = Article
+        fields = ["title", "body"]

@@ -1,0 +1,49 @@
+"""The audit log: one row per security event, from a closed vocabulary."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class AuditAction(models.TextChoices):
+    """Every action the audit log knows. Later mechanisms add theirs here."""
+
+    LOGIN_SUCCEEDED = "login_succeeded", "Login succeeded"
+    LOGIN_FAILED = "login_failed", "Login failed"
+    LOGOUT = "logout", "Logout"
+    TOKEN_ISSUED = "token_issued", "Token issued"
+    TOKEN_REVOKED = "token_revoked", "Token revoked"
+    USER_REGISTERED = "user_registered", "User registered"
+    PASSWORD_CHANGED = "password_changed", "Password changed"
+    PROFILE_UPDATED = "profile_updated", "Profile updated"
+
+
+class AuditEvent(models.Model):
+    action = models.CharField(max_length=64, choices=AuditAction.choices, db_index=True)
+    created_at = models.DateTimeField(db_index=True)
+    # Null for a failed login by an unknown username; SET_NULL keeps history
+    # when an account is deleted.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    #: The username as typed (failed logins), never a password or token.
+    username = models.CharField(max_length=150, blank=True)
+    #: Which mechanism: session, token, basic ...
+    method = models.CharField(max_length=32, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="audit_user_recent")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(action__in=AuditAction.values), name="audit_event_action_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.username or (self.user_id and f"user {self.user_id}") or "anonymous"
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {who}"

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class TokensConfig(AppConfig):
+    name = "bouncer.tokens"
+    label = "tokens"
+    verbose_name = "Tokens"
+
+    def ready(self) -> None:
+        from bouncer.tokens.opaque import schema  # noqa: F401 - registers the OpenAPI scheme

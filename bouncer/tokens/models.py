@@ -1,0 +1,5 @@
+"""Django discovers an app's models here; each mechanism keeps its own module."""
+
+from bouncer.tokens.opaque.models import DeviceToken
+
+__all__ = ["DeviceToken"]

@@ -1,0 +1,52 @@
+"""DRF token login and logout (``/api/auth-token/``)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, status
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bouncer.core.permissions import SameOriginOrNonBrowser
+from bouncer.core.throttling import AccountLoginThrottle, TokenLoginThrottle
+from bouncer.tokens.opaque import services
+from bouncer.tokens.opaque.authentication import OpaqueTokenAuthentication
+from bouncer.tokens.opaque.models import DeviceToken
+from bouncer.tokens.opaque.serializers import TokenLoginInput, TokenLoginOutput
+from bouncer.users.api import INVALID_CREDENTIALS
+from bouncer.users.services import user_authenticate
+
+
+class TokenLoginApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [SameOriginOrNonBrowser]
+    throttle_classes = [TokenLoginThrottle, AccountLoginThrottle]
+
+    @extend_schema(request=TokenLoginInput, responses={200: TokenLoginOutput, 400: INVALID_CREDENTIALS}, auth=[])
+    def post(self, request):
+        data = TokenLoginInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = user_authenticate(
+            request=request,
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
+            method="token",
+        )
+        issued = services.token_issue(user=user, request=request, device_name=data.validated_data["device_name"])
+        body = {"token": issued.key, "user_id": user.pk, "username": user.username, "email": user.email, "expiry": issued.expiry}
+        return Response(TokenLoginOutput(body).data)
+
+
+class TokenLogoutApi(APIView):
+    """Revokes the token the request was made with; only a token can log itself out."""
+
+    authentication_classes = [OpaqueTokenAuthentication]
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        if not isinstance(request.auth, DeviceToken):
+            raise NotAuthenticated()
+        services.token_revoke(token=request.auth, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)

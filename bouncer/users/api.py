@@ -1,0 +1,105 @@
+"""Accounts API: thin views that parse, call one service, and serialize."""
+
+from __future__ import annotations
+
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.utils.decorators import method_decorator
+from django.middleware.csrf import get_token
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, permissions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bouncer.core.permissions import SameOriginOrNonBrowser
+from bouncer.core.throttling import AccountLoginThrottle, LoginThrottle, RegisterThrottle
+from bouncer.users import selectors, services
+from bouncer.users.serializers import (
+    MessageOutput,
+    PasswordChangeInput,
+    ProfileOutput,
+    ProfileUpdateInput,
+    SessionLoginInput,
+    UserOutput,
+    UserRegisterInput,
+)
+
+INVALID_CREDENTIALS = inline_serializer("InvalidCredentialsOutput", {"error": serializers.CharField()})
+
+
+class UserRegisterApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [RegisterThrottle]
+
+    @extend_schema(request=UserRegisterInput, responses={201: UserOutput}, auth=[])
+    def post(self, request):
+        data = UserRegisterInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_register(request=request, **data.validated_data)
+        return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
+
+
+class ProfileApi(APIView):
+    @extend_schema(responses={200: ProfileOutput})
+    def get(self, request):
+        return Response(ProfileOutput(request.user).data)
+
+    @extend_schema(request=ProfileUpdateInput, responses={200: ProfileOutput})
+    def patch(self, request):
+        data = ProfileUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        user = services.profile_update(request=request, user=request.user, data=data.validated_data)
+        return Response(ProfileOutput(user).data)
+
+
+class PasswordChangeApi(APIView):
+    @extend_schema(request=PasswordChangeInput, responses={200: MessageOutput})
+    def post(self, request):
+        data = PasswordChangeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_change(request=request, user=request.user, **data.validated_data)
+        return Response({"message": "Password changed successfully"})
+
+
+@method_decorator(ensure_csrf_cookie, name="dispatch")
+class SessionLoginApi(APIView):
+    # No authentication classes: SessionAuthentication would demand a CSRF
+    # token from a caller who already has a session cookie, and login needs
+    # no identity. Django's login() rotates the session key.
+    authentication_classes: list = []
+    permission_classes = [SameOriginOrNonBrowser]
+    throttle_classes = [LoginThrottle, AccountLoginThrottle]
+
+    @extend_schema(request=SessionLoginInput, responses={200: MessageOutput, 400: INVALID_CREDENTIALS}, auth=[])
+    def post(self, request):
+        data = SessionLoginInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.session_login(request=request, **data.validated_data)
+        return Response({"message": "Login successful"})
+
+
+class SessionLogoutApi(APIView):
+    @extend_schema(request=None, responses={200: MessageOutput})
+    def post(self, request):
+        services.session_logout(request=request)
+        return Response({"message": "Logged out successfully"})
+
+
+class UserListApi(generics.ListAPIView):
+    permission_classes = [permissions.IsAuthenticated & permissions.IsAdminUser]
+    serializer_class = UserOutput
+
+    def get_queryset(self):
+        return selectors.user_list()
+
+
+class CsrfTokenApi(APIView):
+    """Sets the ``csrftoken`` cookie for an SPA before its first unsafe request."""
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(responses={200: inline_serializer("CsrfTokenOutput", {"csrfToken": serializers.CharField()})}, auth=[])
+    @method_decorator(ensure_csrf_cookie)
+    def get(self, request):
+        return Response({"csrfToken": get_token(request)})

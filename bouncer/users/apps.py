@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class UsersConfig(AppConfig):
+    name = "bouncer.users"
+    label = "users"
+    verbose_name = "Users"
+
+    def ready(self) -> None:
+        from bouncer.users import schema  # noqa: F401 - registers the OpenAPI scheme

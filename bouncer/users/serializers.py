@@ -1,0 +1,59 @@
+from rest_framework import serializers
+
+from bouncer.users.models import User
+
+
+class StrictInput(serializers.Serializer):
+    """Refuses fields outside the contract instead of silently ignoring them,
+    so ``{"is_staff": true}`` on register is a clear 400, not a surprise."""
+
+    def validate(self, attrs):
+        if hasattr(self, "initial_data") and hasattr(self.initial_data, "keys"):
+            unknown = sorted(set(self.initial_data.keys()) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["This field is not allowed."] for name in unknown})
+        return attrs
+
+
+class UserRegisterInput(StrictInput):
+    username = serializers.RegexField(
+        r"^[\w.@+-]+\Z",
+        max_length=150,
+        error_messages={"invalid": "Letters, digits and @/./+/-/_ only."},
+    )
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=4096, write_only=True, trim_whitespace=False, style={"input_type": "password"})
+
+
+class UserOutput(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "is_staff"]
+        read_only_fields = fields
+
+
+class ProfileOutput(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "first_name", "last_name", "is_staff"]
+        read_only_fields = fields
+
+
+class ProfileUpdateInput(StrictInput):
+    email = serializers.EmailField(max_length=254, required=False)
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+
+
+class PasswordChangeInput(StrictInput):
+    old_password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True)
+    new_password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True)
+
+
+class SessionLoginInput(StrictInput):
+    username = serializers.CharField(max_length=150, trim_whitespace=False)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True, style={"input_type": "password"})
+
+
+class MessageOutput(serializers.Serializer):
+    message = serializers.CharField()

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from bouncer.users import api
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("register/", api.UserRegisterApi.as_view(), name="register"),
+    path("profile/", api.ProfileApi.as_view(), name="profile"),
+    path("password/change/", api.PasswordChangeApi.as_view(), name="password-change"),
+    path("login/", api.SessionLoginApi.as_view(), name="login"),
+    path("logout/", api.SessionLogoutApi.as_view(), name="logout"),
+    path("csrf/", api.CsrfTokenApi.as_view(), name="csrf"),
+    path("users/", api.UserListApi.as_view(), name="user-list"),
+]

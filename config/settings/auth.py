@@ -1,0 +1,44 @@
+"""Users, passwords, sessions."""
+
+from config.settings import env
+
+AUTH_USER_MODEL = "users.User"
+# ModelBackend looks users up through User.objects.get_by_natural_key, which
+# is case-insensitive (bouncer.users.models), and runs the hasher even for
+# unknown users so timing does not reveal which usernames exist.
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+
+# Argon2id first: new hashes use it. PBKDF2 stays so hashes made by a stock
+# Django install are still accepted and upgraded to Argon2id at the next login.
+PASSWORD_HASHERS = [
+    "bouncer.users.hashers.BouncerArgon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+]
+BOUNCER_ARGON2 = {
+    "memory_cost": env.ARGON2_MEMORY_KIB,
+    "time_cost": env.ARGON2_TIME_COST,
+    "parallelism": env.ARGON2_PARALLELISM,
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Sessions are written to the database and read from the cache (Redis when
+# REDIS_URL is set), so a request costs no session query on a cache hit and a
+# session survives a cache flush.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_COOKIE_AGE = env.SESSION_AGE_SECONDS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_NAME = "sessionid"
+# The SPA reads the csrftoken cookie to send X-CSRFToken, so it is not HttpOnly.
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = False
+
+BOUNCER_TOKEN_TTL_HOURS = env.TOKEN_TTL_HOURS
+BOUNCER_BASIC_AUTH_ENABLED = env.BASIC_AUTH_ENABLED

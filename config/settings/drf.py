@@ -1,0 +1,47 @@
+"""Django REST framework: the authentication order lives here and only here."""
+
+from config.settings import env
+
+REST_FRAMEWORK = {
+    # Order matters: DRF answers 401 with the WWW-Authenticate challenge of the
+    # FIRST class, so it must be one with a challenge (Session has none and
+    # would turn "no credentials" into 403). Each class returns None for a
+    # credential that is not its kind, so the next one gets its turn.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "bouncer.tokens.opaque.authentication.OpaqueTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # CSRF enforced for writes
+        "bouncer.users.authentication.OptionalBasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": env.PAGE_SIZE,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "bouncer.core.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [],
+    "DEFAULT_THROTTLE_RATES": (
+        {scope: "100000/min" for scope in env.THROTTLE_RATES} if env.THROTTLE_RELAXED else dict(env.THROTTLE_RATES)
+    ),
+    "NUM_PROXIES": 1 if env.BEHIND_PROXY else 0,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Bouncer API",
+    "DESCRIPTION": (
+        "Self-hostable authentication server for Django REST Framework APIs. "
+        "Every endpoint lists the credential types it accepts."
+    ),
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+}

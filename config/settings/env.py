@@ -1,0 +1,155 @@
+"""The only module that reads ``os.environ``.
+
+Every setting Bouncer takes from the environment is read here, typed, with its
+default, so the configuration table in README.md can be checked against one
+file. A value that cannot be parsed fails start-up with a message naming the
+variable (fail fast), instead of surfacing later as a strange runtime error.
+
+Secrets may also be given as ``<NAME>_FILE`` pointing at a file (Docker and
+Kubernetes secrets); the file's content, stripped, is the value.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _raw(name: str) -> str | None:
+    file_name = os.environ.get(f"{name}_FILE")
+    if file_name:
+        try:
+            return Path(file_name).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={file_name!r} cannot be read: {exc}") from exc
+    return os.environ.get(name)
+
+
+def env_str(name: str, default: str = "") -> str:
+    value = _raw(name)
+    return default if value is None else value
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = _raw(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use 1/0, true/false)")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    value = _raw(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from exc
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={number} must be at least {minimum}")
+    return number
+
+
+def env_list(name: str, default: list[str] | None = None) -> list[str]:
+    value = _raw(name)
+    if value is None:
+        return list(default or [])
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env_str(name, default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} must be one of {', '.join(choices)}")
+    return value
+
+
+# --- the values ------------------------------------------------------------
+
+#: ``development`` (default) or ``production``. Production turns on HTTPS
+#: redirect, HSTS and Secure cookies, needs SECRET_KEY and never creates demo users.
+BOUNCER_ENV = env_choice("BOUNCER_ENV", "development", ("development", "production"))
+PRODUCTION = BOUNCER_ENV == "production"
+
+DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_DEBUG=1 is refused when BOUNCER_ENV=production")
+
+#: Where the dev server keeps what it generates (secret key, demo credentials).
+LOCAL_DIR = Path(env_str("BOUNCER_LOCAL_DIR", str(BASE_DIR / "var")))
+
+
+def _dev_secret_key() -> str:
+    """Generate the dev secret key once and keep it in a git-ignored file."""
+    path = LOCAL_DIR / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(64)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key)
+    return key
+
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set when BOUNCER_ENV=production")
+    SECRET_KEY = _dev_secret_key()
+elif PRODUCTION and len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters long in production")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set when BOUNCER_ENV=production")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+#: ``postgres://user:pass@host:5432/name``; empty means SQLite in ``var/``.
+DATABASE_URL = env_str("DATABASE_URL")
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+#: ``redis://host:6379/0``; empty means the in-process cache.
+REDIS_URL = env_str("REDIS_URL")
+
+#: Set when a proxy terminates TLS and sends ``X-Forwarded-Proto: https``.
+BEHIND_PROXY = env_bool("BOUNCER_BEHIND_PROXY", default=False)
+HSTS_SECONDS = env_int("BOUNCER_HSTS_SECONDS", 31536000, minimum=0)
+HSTS_PRELOAD = env_bool("BOUNCER_HSTS_PRELOAD", default=True)
+
+#: Basic authentication is for tests and scripts only: off unless asked for.
+BASIC_AUTH_ENABLED = env_bool("BOUNCER_BASIC_AUTH", default=False)
+
+#: Lifetime of a DRF token (``Authorization: Token ...``), in hours.
+TOKEN_TTL_HOURS = env_int("BOUNCER_TOKEN_TTL_HOURS", 24 * 30, minimum=1)
+#: Lifetime of a browser session, in seconds.
+SESSION_AGE_SECONDS = env_int("BOUNCER_SESSION_AGE_SECONDS", 14 * 24 * 3600, minimum=60)
+
+#: Argon2id cost; the defaults are OWASP's minimum (19 MiB, 2 passes, 1 lane).
+ARGON2_MEMORY_KIB = env_int("BOUNCER_ARGON2_MEMORY_KIB", 19 * 1024, minimum=19 * 1024)
+ARGON2_TIME_COST = env_int("BOUNCER_ARGON2_TIME_COST", 2, minimum=2)
+ARGON2_PARALLELISM = env_int("BOUNCER_ARGON2_PARALLELISM", 1, minimum=1)
+
+#: Raises every throttle rate, for local load tests only.
+THROTTLE_RELAXED = env_bool("BOUNCER_THROTTLE_RELAXED", default=False)
+THROTTLE_RATES = {
+    "login": env_str("BOUNCER_THROTTLE_LOGIN", "10/min"),
+    "login_account": env_str("BOUNCER_THROTTLE_LOGIN_ACCOUNT", "5/min"),
+    "register": env_str("BOUNCER_THROTTLE_REGISTER", "5/hour"),
+    "token": env_str("BOUNCER_THROTTLE_TOKEN", "10/min"),
+}
+
+PAGE_SIZE = env_int("BOUNCER_PAGE_SIZE", 20, minimum=1)
+LOG_LEVEL = env_choice("BOUNCER_LOG_LEVEL", "info", ("debug", "info", "warning", "error"))

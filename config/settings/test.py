@@ -1,0 +1,22 @@
+"""Test profile: base settings plus a fast hasher, Basic on, locmem email.
+
+DATABASE_URL and REDIS_URL still apply, so the same suite runs on SQLite and
+in-process cache by default and on PostgreSQL and Redis in CI.
+"""
+
+from config.settings.base import *  # noqa: F401,F403
+from config.settings.base import PASSWORD_HASHERS
+
+# MD5 only makes fixtures fast; the Argon2id hasher stays in the list and has
+# its own tests that select it explicitly.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+BOUNCER_BASIC_AUTH_ENABLED = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+LOGGING = {
+    **LOGGING,  # noqa: F405
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}

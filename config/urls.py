@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from bouncer.core import handlers
+from bouncer.core import views as core_views
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/accounts/", include("bouncer.users.urls")),
+    path("api/auth-token/", include("bouncer.tokens.urls")),
+    path("api/", include("bouncer.articles.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # Unknown API paths answer JSON even with DEBUG on (handler404 only runs with it off).
+    re_path(r"^(api|o)/", handlers.page_not_found),
+]
+
+handler400 = "bouncer.core.handlers.bad_request"
+handler403 = "bouncer.core.handlers.permission_denied"
+handler404 = "bouncer.core.handlers.page_not_found"
+handler500 = "bouncer.core.handlers.server_error"

@@ -1,0 +1,86 @@
+"""Shared fixtures: users, API clients per credential type, and a clean cache."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from bouncer.tokens.opaque.services import token_issue
+from bouncer.users.models import User
+
+PASSWORD = "correct-horse-battery-9"
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    """Throttle counters and cached sessions must not leak between tests."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def make_user(username: str = "alice", *, is_staff: bool = False, is_active: bool = True, password: str = PASSWORD) -> User:
+    return User.objects.create_user(
+        username=username, email=f"{username}@example.com", password=password, is_staff=is_staff, is_active=is_active
+    )
+
+
+@pytest.fixture
+def user(db) -> User:
+    return make_user("alice")
+
+
+@pytest.fixture
+def other_user(db) -> User:
+    return make_user("bob")
+
+
+@pytest.fixture
+def staff(db) -> User:
+    return make_user("carol", is_staff=True)
+
+
+@pytest.fixture
+def api() -> APIClient:
+    """An anonymous client that enforces CSRF like a browser-facing server must."""
+    return APIClient(enforce_csrf_checks=True)
+
+
+def session_client(user: User, password: str = PASSWORD) -> APIClient:
+    """Signs in through the real login endpoint and sends X-CSRFToken on writes."""
+    client = APIClient(enforce_csrf_checks=True)
+    response = client.post("/api/accounts/login/", {"username": user.username, "password": password}, format="json")
+    assert response.status_code == 200, response.content
+    client.credentials(HTTP_X_CSRFTOKEN=response.cookies["csrftoken"].value)
+    return client
+
+
+def token_client(user: User) -> APIClient:
+    client = APIClient(enforce_csrf_checks=True)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user=user, request=None).key}")
+    return client
+
+
+def basic_client(user: User, password: str = PASSWORD) -> APIClient:
+    client = APIClient(enforce_csrf_checks=True)
+    raw = base64.b64encode(f"{user.username}:{password}".encode()).decode()
+    client.credentials(HTTP_AUTHORIZATION=f"Basic {raw}")
+    return client
+
+
+CLIENT_FACTORIES = {"session": session_client, "token": token_client, "basic": basic_client}
+
+
+@pytest.fixture(params=sorted(CLIENT_FACTORIES))
+def auth_kind(request) -> str:
+    """Runs a test once per credential type (session | token | basic)."""
+    return request.param
+
+
+@pytest.fixture
+def client_for(auth_kind):
+    """``client_for(user)`` signs ``user`` in with the current credential type."""
+    return CLIENT_FACTORIES[auth_kind]
