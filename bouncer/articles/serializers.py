@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from bouncer.core.fields import StrictCharField
+
 from bouncer.articles.models import Article
 
 
@@ -13,6 +15,9 @@ class ArticleOutput(serializers.ModelSerializer):
 
 
 class ArticleInput(serializers.ModelSerializer):
+    title = StrictCharField(max_length=200)
+    body = StrictCharField(max_length=100_000)
+
     class Meta:
         model = Article
         fields = ["title", "body"]

@@ -6,7 +6,12 @@ import logging
 import re
 from typing import Any
 
-SENSITIVE_KEY = re.compile(r"(pass|secret|token|code|authorization|cookie|session|csrf|key)", re.IGNORECASE)
+# Names of fields whose values are secrets; ids such as ``token_id`` are not.
+SENSITIVE_KEY = re.compile(
+    r"^(password|passwd|secret|token|key|code|access|refresh|authorization|cookie|http_authorization|http_cookie"
+    r"|csrf\w*|session\w*|\w*_(password|secret|token|key|code))$",
+    re.IGNORECASE,
+)
 REDACTED = "[redacted]"
 
 

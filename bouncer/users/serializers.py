@@ -1,4 +1,7 @@
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers
+
+from bouncer.core.fields import StrictCharField
 
 from bouncer.users.models import User
 
@@ -16,13 +19,9 @@ class StrictInput(serializers.Serializer):
 
 
 class UserRegisterInput(StrictInput):
-    username = serializers.RegexField(
-        r"^[\w.@+-]+\Z",
-        max_length=150,
-        error_messages={"invalid": "Letters, digits and @/./+/-/_ only."},
-    )
+    username = StrictCharField(max_length=150, validators=[UnicodeUsernameValidator()])
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=4096, write_only=True, trim_whitespace=False, style={"input_type": "password"})
+    password = StrictCharField(max_length=4096, write_only=True, trim_whitespace=False, style={"input_type": "password"})
 
 
 class UserOutput(serializers.ModelSerializer):
@@ -41,18 +40,18 @@ class ProfileOutput(serializers.ModelSerializer):
 
 class ProfileUpdateInput(StrictInput):
     email = serializers.EmailField(max_length=254, required=False)
-    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    first_name = StrictCharField(max_length=150, required=False, allow_blank=True)
+    last_name = StrictCharField(max_length=150, required=False, allow_blank=True)
 
 
 class PasswordChangeInput(StrictInput):
-    old_password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True)
-    new_password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True)
+    old_password = StrictCharField(max_length=4096, trim_whitespace=False, write_only=True)
+    new_password = StrictCharField(max_length=4096, trim_whitespace=False, write_only=True)
 
 
 class SessionLoginInput(StrictInput):
-    username = serializers.CharField(max_length=150, trim_whitespace=False)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True, style={"input_type": "password"})
+    username = StrictCharField(max_length=150, trim_whitespace=False)
+    password = StrictCharField(max_length=4096, trim_whitespace=False, write_only=True, style={"input_type": "password"})
 
 
 class MessageOutput(serializers.Serializer):

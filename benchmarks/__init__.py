@@ -1,0 +1,1 @@
+"""Load benchmarks (``benchmarks/run.py``); nothing here is imported by the app."""

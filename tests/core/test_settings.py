@@ -1,0 +1,122 @@
+"""Settings read from the environment, checked in fresh interpreter processes
+so the environment of each case is exactly what the test sets."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROD_SECRET = "p" * 20 + "-production-secret-key-for-the-test-only-0123456789"
+
+
+def run(args, env_overrides, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOUNCER_", "DJANGO_", "SECRET_KEY", "ALLOWED_HOSTS"))}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings.base", "BOUNCER_LOCAL_DIR": str(tmp_path), **env_overrides})
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def production(**extra):
+    return {"BOUNCER_ENV": "production", "SECRET_KEY": PROD_SECRET, "ALLOWED_HOSTS": "auth.example.com", **extra}
+
+
+def setting(name):
+    return ["-c", f"import django; django.setup(); from django.conf import settings; print(repr(settings.{name}))"]
+
+
+def test_check_deploy_in_production_mode_prints_no_warning(tmp_path):
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], production(), tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_check_deploy_in_development_mode_warns(tmp_path):
+    # The opposite case, so the test above is known to be able to fail.
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], {}, tmp_path)
+    assert result.returncode != 0
+    assert "SECURE_HSTS_SECONDS" in result.stderr + result.stdout
+
+
+def test_production_without_secret_key_refuses_to_start(tmp_path):
+    result = run(["manage.py", "check"], {"BOUNCER_ENV": "production", "ALLOWED_HOSTS": "a.example"}, tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_secret_key_file_is_read(tmp_path):
+    key_file = tmp_path / "key"
+    key_file.write_text(PROD_SECRET + "\n")
+    env = production(SECRET_KEY="")
+    env.pop("SECRET_KEY")
+    env["SECRET_KEY_FILE"] = str(key_file)
+    result = run(setting("SECRET_KEY"), env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(PROD_SECRET)
+
+
+def test_development_generates_and_keeps_a_secret_key(tmp_path):
+    first = run(setting("SECRET_KEY"), {}, tmp_path)
+    second = run(setting("SECRET_KEY"), {}, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    assert len(eval(first.stdout)) >= 50
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    "name, value", [("BOUNCER_TOKEN_TTL_HOURS", "soon"), ("BOUNCER_BASIC_AUTH", "maybe"), ("BOUNCER_ARGON2_MEMORY_KIB", "1024")]
+)
+def test_bad_environment_value_fails_fast_naming_the_variable(tmp_path, name, value):
+    result = run(["manage.py", "check"], {name: value}, tmp_path)
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
+def test_basic_auth_is_off_by_default_and_on_by_switch(tmp_path):
+    assert run(setting("BOUNCER_BASIC_AUTH_ENABLED"), {}, tmp_path).stdout.strip() == "False"
+    assert run(setting("BOUNCER_BASIC_AUTH_ENABLED"), {"BOUNCER_BASIC_AUTH": "1"}, tmp_path).stdout.strip() == "True"
+
+
+def test_throttle_relaxed_switch_raises_every_rate(tmp_path):
+    code = "import django; django.setup(); from django.conf import settings; print(settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'])"
+    normal = eval(run(["-c", code], {}, tmp_path).stdout)
+    relaxed = eval(run(["-c", code], {"BOUNCER_THROTTLE_RELAXED": "1"}, tmp_path).stdout)
+    custom = eval(run(["-c", code], {"BOUNCER_THROTTLE_LOGIN": "3/min"}, tmp_path).stdout)
+    assert normal["login"] == "10/min"
+    assert set(relaxed) == set(normal)
+    assert all(rate == "100000/min" for rate in relaxed.values())
+    assert custom["login"] == "3/min"
+
+
+def test_demo_users_are_never_created_in_production_mode(tmp_path):
+    db = tmp_path / "prod.sqlite3"
+    env = production()
+    # A throwaway SQLite file: the production settings read DATABASE_URL.
+    env["DATABASE_URL"] = f"sqlite:///{db}"
+    assert run(["manage.py", "migrate", "--noinput"], env, tmp_path).returncode == 0
+    result = run(["manage.py", "bouncer_demo"], env, tmp_path)
+    assert result.returncode != 0
+    assert "production" in result.stderr
+    count = run(["manage.py", "shell", "-v", "0", "-c", "from bouncer.users.models import User; print(User.objects.count())"], env, tmp_path)
+    assert count.stdout.strip() == "0"
+    assert not (tmp_path / "demo-credentials.json").exists()
+
+
+def test_demo_users_created_once_in_development_with_credentials_printed(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'dev.sqlite3'}"}
+    assert run(["manage.py", "migrate", "--noinput"], env, tmp_path).returncode == 0
+    first = run(["manage.py", "bouncer_demo"], env, tmp_path)
+    second = run(["manage.py", "bouncer_demo"], env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "username=demo " in first.stdout and "username=demo-staff" in first.stdout
+    assert first.stdout == second.stdout  # same passwords printed again, no new users
+    password = first.stdout.split("username=demo  password=")[1].split()[0]
+    check = run(
+        ["manage.py", "shell", "-v", "0", "-c",
+         f"from bouncer.users.models import User; u=User.objects.get(username='demo'); print(User.objects.count(), u.check_password({password!r}), User.objects.get(username='demo-staff').is_staff)"],
+        env, tmp_path,
+    )
+    assert check.stdout.split() == ["2", "True", "True"]

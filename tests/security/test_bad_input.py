@@ -1,0 +1,101 @@
+"""Bad input of every shape gets a 4xx JSON answer and changes nothing."""
+
+import json
+
+import pytest
+from django.contrib.sessions.models import Session
+
+from bouncer.articles.models import Article
+from bouncer.audit.models import AuditEvent
+from bouncer.tokens.opaque.models import DeviceToken
+from bouncer.users.models import User
+from tests.conftest import PASSWORD, token_client
+
+pytestmark = pytest.mark.django_db
+
+ENDPOINTS = {
+    "register": ("/api/accounts/register/", {"username": "newbie", "email": "n@example.com", "password": "testpass123"}),
+    "session_login": ("/api/accounts/login/", {"username": "alice", "password": PASSWORD}),
+    "token_login": ("/api/auth-token/", {"username": "alice", "password": PASSWORD}),
+    "password_change": ("/api/accounts/password/change/", {"old_password": PASSWORD, "new_password": "another-pass-77"}),
+    "article_create": ("/api/articles/", {"title": "t", "body": "b"}),
+}
+
+
+def snapshot():
+    return (
+        list(User.objects.order_by("pk").values_list("pk", "username", "email", "password", "is_staff")),
+        DeviceToken.objects.count(),
+        Article.objects.count(),
+        Session.objects.count(),
+        AuditEvent.objects.count(),
+    )
+
+
+def bad_bodies(good):
+    first = next(iter(good))
+    yield "missing_all", {}
+    yield "missing_one", {k: v for k, v in good.items() if k != first}
+    yield "null", {**good, first: None}
+    yield "number", {**good, first: 12345}
+    yield "list", {**good, first: ["a", "b"]}
+    yield "object", {**good, first: {"$gt": ""}}
+    yield "huge_string", {**good, first: "x" * 200_000}
+    yield "nul_byte", {**good, first: "ali\x00ce"}
+
+
+CASES = [(name, label, body) for name, (url, good) in ENDPOINTS.items() for label, body in bad_bodies(good)]
+
+
+@pytest.fixture
+def client(user):
+    # Authenticated by token so the same client reaches every endpoint; the
+    # open endpoints ignore credentials.
+    return token_client(user)
+
+
+@pytest.mark.parametrize("endpoint, label, body", CASES, ids=[f"{n}-{l}" for n, l, _ in CASES])
+def test_bad_field_values_are_400_json_and_change_nothing(client, endpoint, label, body):
+    url = ENDPOINTS[endpoint][0]
+    before = snapshot()
+    response = client.post(url, body, format="json")
+    assert response.status_code == 400, response.content
+    assert isinstance(response.json(), dict) and response.json()
+    assert snapshot() == before
+
+
+RAW_BODIES = {
+    "malformed_json": (b'{"username": "alice",', "application/json", 400),
+    "bad_utf8": (b'{"username": "\xff\xfe"}', "application/json", 400),
+    "deeply_nested": (b"[" * 50_000 + b"]" * 50_000, "application/json", 400),
+    "nested_40": (json.dumps({"username": json.loads("[" * 40 + "]" * 40)}).encode(), "application/json", 400),
+    "json_array": (b"[1, 2, 3]", "application/json", 400),
+    "json_string": (b'"alice"', "application/json", 400),
+    "too_large": (b'{"username": "' + b"a" * (2 * 1024 * 1024) + b'"}', "application/json", 413),
+    "wrong_content_type": (b"username=alice", "text/plain", 415),
+    "xml": (b"<user>alice</user>", "application/xml", 415),
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+@pytest.mark.parametrize("kind", sorted(RAW_BODIES))
+def test_malformed_bodies_are_4xx_json_and_change_nothing(client, endpoint, kind):
+    url = ENDPOINTS[endpoint][0]
+    payload, content_type, status = RAW_BODIES[kind]
+    before = snapshot()
+    response = client.generic("POST", url, payload, content_type=content_type)
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/json"
+    assert isinstance(response.json(), dict) and response.json()  # {"detail": ...} or field errors
+    assert snapshot() == before
+
+
+def test_malformed_json_message_does_not_echo_the_body(client):
+    response = client.generic("POST", "/api/articles/", b'{"title": "secret-canary",', content_type="application/json")
+    assert response.status_code == 400
+    assert "secret-canary" not in response.content.decode()
+
+
+def test_nul_byte_in_query_or_path_is_not_500(client):
+    assert client.get("/api/articles/?page=%00").status_code in (400, 404)
+    assert client.get("/api/articles/%00/").status_code == 404
