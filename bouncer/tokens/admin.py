@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from bouncer.tokens.opaque.models import DeviceToken
+from bouncer.tokens.opaque.services import token_revoke
 
 
 @admin.register(DeviceToken)
@@ -19,3 +20,11 @@ class DeviceTokenAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    # Deleting a token here is a revocation: go through the service so it is audited.
+    def delete_model(self, request, obj):
+        token_revoke(token=obj, request=request, reason="admin")
+
+    def delete_queryset(self, request, queryset):
+        for token in queryset.select_related("user"):
+            token_revoke(token=token, request=request, reason="admin")

@@ -1,0 +1,46 @@
+"""Every error under /api/ is JSON, whatever raised it."""
+
+from unittest import mock
+
+import pytest
+from django.test import override_settings
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_unknown_api_path_is_404_json(client, debug):
+    with override_settings(DEBUG=debug):
+        response = client.get("/api/does-not-exist/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+def test_unknown_non_api_path_keeps_html(client):
+    response = client.get("/nowhere/")
+    assert response.status_code == 404
+    assert "json" not in response["Content-Type"]
+
+
+def test_wrong_method_is_405_json(client):
+    response = client.delete("/api/accounts/register/")
+    assert response.status_code == 405
+    assert response.json() == {"detail": 'Method "DELETE" not allowed.'}
+
+
+def test_unhandled_exception_is_500_json_without_traceback(user):
+    from tests.conftest import token_client
+
+    client = token_client(user)
+    client.raise_request_exception = False
+    with mock.patch("bouncer.users.api.ProfileOutput", side_effect=RuntimeError("kaboom-secret")):
+        response = client.get("/api/accounts/profile/")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal server error.", "code": "server_error"}
+    assert "kaboom" not in response.content.decode()
+
+
+def test_disallowed_host_is_400_json(client):
+    response = client.get("/api/accounts/profile/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_request"
