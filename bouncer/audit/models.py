@@ -11,6 +11,7 @@ class AuditAction(models.TextChoices):
 
     LOGIN_SUCCEEDED = "login_succeeded", "Login succeeded"
     LOGIN_FAILED = "login_failed", "Login failed"
+    ACCOUNT_LOCKED = "account_locked", "Account locked after failed logins"
     LOGOUT = "logout", "Logout"
     TOKEN_ISSUED = "token_issued", "Token issued"
     TOKEN_REVOKED = "token_revoked", "Token revoked"

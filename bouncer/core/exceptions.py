@@ -20,6 +20,8 @@ class DomainError(Exception):
 
     status_code = status.HTTP_400_BAD_REQUEST
     code = "invalid"
+    #: Seconds for a ``Retry-After`` header, when waiting helps.
+    retry_after: int | None = None
 
     def __init__(self, detail: Any = None) -> None:
         super().__init__(detail)
@@ -41,7 +43,10 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response({"error": exc.detail}, status=exc.status_code)
     if isinstance(exc, DomainError):
         body = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail, "code": exc.code}
-        return Response(body, status=exc.status_code)
+        response = Response(body, status=exc.status_code)
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": "Request body too large.", "code": "too_large"}, status=413)
     if isinstance(exc, exceptions.ParseError):

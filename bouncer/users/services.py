@@ -3,6 +3,7 @@ password change, profile update. Each writes its own audit event."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -14,6 +15,7 @@ from bouncer.audit.services import audit_record
 from bouncer.core.exceptions import DomainError, InvalidCredentials
 from bouncer.tokens.opaque.models import DeviceToken
 from bouncer.tokens.opaque.services import token_revoke_all_for_user
+from bouncer.users.lockout import lockout_active, lockout_record_failure, lockout_reset
 from bouncer.users.models import User
 
 
@@ -23,6 +25,16 @@ class RegistrationConflict(DomainError):
 
 class PasswordRejected(DomainError):
     code = "password_invalid"
+
+
+class AccountLocked(DomainError):
+    status_code = 429
+    code = "account_locked"
+    default_detail = "Too many failed sign-in attempts. Try again later."
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.retry_after = settings.BOUNCER_LOCKOUT_SECONDS
 
 
 def user_register(*, request: HttpRequest | None, username: str, email: str, password: str) -> User:
@@ -54,12 +66,20 @@ def user_authenticate(*, request: HttpRequest, username: str, password: str, met
 
     ``authenticate`` runs the hasher for unknown users too and refuses
     inactive users only after checking the password, so neither the answer nor
-    its timing tells the three failure cases apart.
+    its timing tells the three failure cases apart. After
+    ``BOUNCER_LOCKOUT_ATTEMPTS`` failures the username is locked for a while,
+    whether or not it exists.
     """
+    if lockout_active(username=username):
+        audit_record(action=AuditAction.LOGIN_FAILED, request=request, username=username, method=method, data={"reason": "locked"})
+        raise AccountLocked()
     user = authenticate(request, username=username, password=password)
     if user is None:
         audit_record(action=AuditAction.LOGIN_FAILED, request=request, username=username, method=method)
+        if lockout_record_failure(username=username):
+            audit_record(action=AuditAction.ACCOUNT_LOCKED, request=request, username=username, method=method)
         raise InvalidCredentials()
+    lockout_reset(username=username)
     return user
 
 

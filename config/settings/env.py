@@ -151,5 +151,9 @@ THROTTLE_RATES = {
     "token": env_str("BOUNCER_THROTTLE_TOKEN", "10/min"),
 }
 
+#: Failed sign-ins for one username, within the window, that lock it for a while.
+LOCKOUT_ATTEMPTS = env_int("BOUNCER_LOCKOUT_ATTEMPTS", 10, minimum=1)
+LOCKOUT_SECONDS = env_int("BOUNCER_LOCKOUT_SECONDS", 15 * 60, minimum=1)
+
 PAGE_SIZE = env_int("BOUNCER_PAGE_SIZE", 20, minimum=1)
 LOG_LEVEL = env_choice("BOUNCER_LOG_LEVEL", "info", ("debug", "info", "warning", "error"))

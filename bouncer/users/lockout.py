@@ -1,0 +1,56 @@
+"""Temporary lockout of a username after repeated failed sign-ins.
+
+Keyed by a hash of the lower-cased username *as typed*, so it works the same
+for names that do not exist (no account enumeration) and costs no query.
+Counters live in the cache (Redis in production, shared by every node); the
+count and the lock use atomic cache operations (``add`` + ``incr``) so
+parallel attempts cannot slip past the limit.
+
+Trade-off, documented in docs/security.md: anyone can lock a known username
+for ``BOUNCER_LOCKOUT_SECONDS``; the per-address throttle bounds how fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.core.cache import cache
+
+
+def _ident(username: str) -> str:
+    return hashlib.sha256(username.lower().encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def _failures_key(username: str) -> str:
+    return f"lockout:failures:{_ident(username)}"
+
+
+def _lock_key(username: str) -> str:
+    return f"lockout:locked:{_ident(username)}"
+
+
+def lockout_active(*, username: str) -> bool:
+    return cache.get(_lock_key(username)) is not None
+
+
+def lockout_record_failure(*, username: str) -> bool:
+    """Count one failure; returns True when this failure locks the username."""
+    window = settings.BOUNCER_LOCKOUT_SECONDS
+    key = _failures_key(username)
+    cache.add(key, 0, timeout=window)
+    try:
+        failures = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=window)
+        failures = 1
+    if failures >= settings.BOUNCER_LOCKOUT_ATTEMPTS:
+        # add() is atomic: only the attempt that creates the lock reports it.
+        locked_now = cache.add(_lock_key(username), 1, timeout=window)
+        cache.delete(key)
+        return locked_now
+    return False
+
+
+def lockout_reset(*, username: str) -> None:
+    cache.delete(_failures_key(username))

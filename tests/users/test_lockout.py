@@ -1,0 +1,53 @@
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from bouncer.audit.models import AuditAction, AuditEvent
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+RELAXED_THROTTLES = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {k: "1000/min" for k in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]}}
+
+
+def attempt(api, username, password, url="/api/accounts/login/"):
+    return api.post(url, {"username": username, "password": password}, format="json")
+
+
+@override_settings(REST_FRAMEWORK=RELAXED_THROTTLES, BOUNCER_LOCKOUT_ATTEMPTS=3, BOUNCER_LOCKOUT_SECONDS=600)
+@pytest.mark.parametrize("url", ["/api/accounts/login/", "/api/auth-token/"])
+def test_repeated_failures_lock_the_account_even_for_the_right_password(api, user, url):
+    codes = [attempt(api, "alice", "wrong", url).status_code for _ in range(3)]
+    assert codes == [400, 400, 400]
+    locked = attempt(api, "Alice", PASSWORD, url)
+    assert locked.status_code == 429
+    assert locked.json()["code"] == "account_locked"
+    assert locked["Retry-After"] == "600"
+    assert AuditEvent.objects.filter(action=AuditAction.ACCOUNT_LOCKED, username="alice").count() == 1
+    assert not AuditEvent.objects.filter(action=AuditAction.LOGIN_SUCCEEDED).exists()
+
+
+@override_settings(REST_FRAMEWORK=RELAXED_THROTTLES, BOUNCER_LOCKOUT_ATTEMPTS=3, BOUNCER_LOCKOUT_SECONDS=600)
+def test_unknown_username_locks_the_same_way(api):
+    codes = [attempt(api, "ghost", "wrong").status_code for _ in range(4)]
+    assert codes == [400, 400, 400, 429]
+
+
+@override_settings(REST_FRAMEWORK=RELAXED_THROTTLES, BOUNCER_LOCKOUT_ATTEMPTS=3, BOUNCER_LOCKOUT_SECONDS=600)
+def test_success_resets_the_failure_count(api, user):
+    attempt(api, "alice", "wrong")
+    attempt(api, "alice", "wrong")
+    assert attempt(api, "alice", PASSWORD).status_code == 200
+    attempt(api, "alice", "wrong")
+    attempt(api, "alice", "wrong")
+    assert attempt(api, "alice", PASSWORD).status_code == 200
+
+
+@override_settings(REST_FRAMEWORK=RELAXED_THROTTLES, BOUNCER_LOCKOUT_ATTEMPTS=2, BOUNCER_LOCKOUT_SECONDS=600)
+def test_lock_of_one_account_leaves_others_alone(api, user, other_user):
+    attempt(api, "alice", "wrong")
+    attempt(api, "alice", "wrong")
+    assert attempt(api, "alice", PASSWORD).status_code == 429
+    assert attempt(api, "bob", PASSWORD).status_code == 200
