@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from bouncer.core.permissions import SameOriginOrNonBrowser
 from bouncer.core.throttling import AccountLoginThrottle, LoginThrottle, RegisterThrottle
 from bouncer.users import selectors, services
+from bouncer.users.permissions import IsSessionAuthenticated
 from bouncer.users.serializers import (
     MessageOutput,
     PasswordChangeInput,
@@ -79,6 +80,8 @@ class SessionLoginApi(APIView):
 
 
 class SessionLogoutApi(APIView):
+    permission_classes = [permissions.IsAuthenticated, IsSessionAuthenticated]
+
     @extend_schema(request=None, responses={200: MessageOutput})
     def post(self, request):
         services.session_logout(request=request)

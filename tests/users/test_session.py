@@ -99,3 +99,14 @@ def test_same_origin_browser_login_is_allowed(api, user):
         HTTP_ORIGIN="http://testserver",
     )
     assert response.status_code == 200
+
+
+def test_session_logout_with_a_token_is_403_and_revokes_nothing(user):
+    from bouncer.tokens.opaque.models import DeviceToken
+    from tests.conftest import token_client
+
+    client = token_client(user)
+    response = client.post("/api/accounts/logout/")
+    assert response.status_code == 403
+    assert "auth-token/logout" in response.json()["detail"]
+    assert DeviceToken.objects.filter(user=user).count() == 1

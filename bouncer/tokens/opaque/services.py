@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -29,7 +29,30 @@ class IssuedToken:
 
 
 def token_issue(*, user, request: HttpRequest | None, device_name: str = "") -> IssuedToken:
-    """Mint a token for ``user``; a token for the same named device is replaced."""
+    """Mint a token for ``user``; a token for the same named device is replaced.
+
+    Two sign-ins from one device at the same moment both delete the old token
+    and insert a new one; the unique constraint lets one insert win and the
+    other retries, so the device ends with exactly one token.
+    """
+    for attempt in range(3):
+        try:
+            token, key = _token_create(user=user, device_name=device_name)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    audit_record(
+        action=AuditAction.TOKEN_ISSUED,
+        request=request,
+        user=user,
+        method="token",
+        data={"token_id": token.pk, "device_name": device_name},
+    )
+    return IssuedToken(key=key, token=token)
+
+
+def _token_create(*, user, device_name: str) -> tuple[DeviceToken, str]:
     now = timezone.now()
     key = token_generate_key()
     with transaction.atomic():
@@ -44,14 +67,7 @@ def token_issue(*, user, request: HttpRequest | None, device_name: str = "") -> 
             expires_at=now + timedelta(hours=settings.BOUNCER_TOKEN_TTL_HOURS),
         )
         token_purge_expired(now=now)
-    audit_record(
-        action=AuditAction.TOKEN_ISSUED,
-        request=request,
-        user=user,
-        method="token",
-        data={"token_id": token.pk, "device_name": device_name},
-    )
-    return IssuedToken(key=key, token=token)
+    return token, key
 
 
 def token_revoke(*, token: DeviceToken, request: HttpRequest | None, reason: str = "logout") -> None:
