@@ -33,10 +33,14 @@ run: install
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Re-pin every dependency after changing pyproject.toml.
-lock: $(BIN)/python
-	$(BIN)/pip install --quiet --upgrade -e '.[dev,bench]'
-	$(BIN)/pip freeze --exclude-editable | grep -v '^#' > constraints.txt
+# Re-pin every dependency after changing pyproject.toml: resolve in a throwaway
+# venv so nothing installed by hand ends up in the pins.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -e '.[dev]'
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^#' > constraints.txt
+	rm -rf .lock-venv
 
 bench: install-dev
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'

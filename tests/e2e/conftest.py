@@ -52,17 +52,24 @@ def server_db_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def live_server_url(server_db_url, tmp_path_factory):
-    local = tmp_path_factory.mktemp("bouncer-local")
-    port = _free_port()
+def live_server_env(server_db_url, tmp_path_factory):
+    """The environment of the server process, for management commands against it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOUNCER_", "DJANGO_"))}
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.base",
         DATABASE_URL=server_db_url,
-        BOUNCER_LOCAL_DIR=str(local),
+        BOUNCER_LOCAL_DIR=str(tmp_path_factory.mktemp("bouncer-local")),
         DJANGO_DEBUG="0",
         ALLOWED_HOSTS="127.0.0.1,localhost",
     )
+    return env
+
+
+@pytest.fixture(scope="session")
+def live_server_url(live_server_env):
+    env = live_server_env
+    local = Path(env["BOUNCER_LOCAL_DIR"])
+    port = _free_port()
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
     subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
