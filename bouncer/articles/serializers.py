@@ -1,8 +1,7 @@
 from rest_framework import serializers
 
-from bouncer.core.fields import StrictCharField
-
 from bouncer.articles.models import Article
+from bouncer.core.fields import StrictCharField
 
 
 class ArticleOutput(serializers.ModelSerializer):

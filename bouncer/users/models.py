@@ -13,7 +13,7 @@ from django.db.models.functions import Lower
 
 
 class BouncerUserManager(UserManager):
-    def get_by_natural_key(self, username: str) -> "User":
+    def get_by_natural_key(self, username: str) -> User:
         # alias + Lower lets PostgreSQL use the functional unique index.
         return self.alias(username_lower=Lower("username")).get(username_lower=username.lower())
 

@@ -2,7 +2,6 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers
 
 from bouncer.core.fields import StrictCharField
-
 from bouncer.users.models import User
 
 

@@ -49,8 +49,9 @@ def test_each_event_is_one_json_log_line_without_secrets(api, user, caplog):
         api.post("/api/auth-token/", {"username": "alice", "password": PASSWORD}, format="json")
     records = [r for r in caplog.records if r.name == "bouncer.audit"]
     assert len(records) == 1
-    from config.settings.logging import LOGGING
     from pythonjsonlogger.json import JsonFormatter
+
+    from config.settings.logging import LOGGING
 
     formatter = JsonFormatter(LOGGING["formatters"]["json"]["fmt"], rename_fields=LOGGING["formatters"]["json"]["rename_fields"])
     line = json.loads(formatter.format(records[0]))
