@@ -18,7 +18,8 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.LOG_LEVEL.upper()},
     "loggers": {
-        "django.server": {"level": "WARNING"},
+        # runserver's request lines: shown in development, quiet in production.
+        "django.server": {"level": "INFO" if env.DEBUG else "WARNING"},
         "bouncer.audit": {"level": "INFO", "propagate": True},
     },
 }
