@@ -79,6 +79,7 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env.LOCAL_DIR / "bouncer.sqlite3",
+            "CONN_MAX_AGE": env.DATABASE_CONN_MAX_AGE,
             # WAL lets readers and the single writer work side by side, and the
             # busy timeout waits on the write lock instead of failing at once.
             "OPTIONS": {

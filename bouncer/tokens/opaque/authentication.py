@@ -42,11 +42,11 @@ class OpaqueTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid token."), code="invalid_token") from None
 
     def get_token(self, key: str) -> DeviceToken:
-        token = (
-            DeviceToken.objects.select_related("user")
-            .filter(digest=token_digest(key), expires_at__gt=timezone.now())
-            .first()
-        )
+        try:
+            # get(), not first(): no ORDER BY on the hot path.
+            token = DeviceToken.objects.select_related("user").get(digest=token_digest(key), expires_at__gt=timezone.now())
+        except DeviceToken.DoesNotExist:
+            token = None
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("Invalid or expired token."), code="invalid_token")
         return token
