@@ -7,4 +7,5 @@ class TokensConfig(AppConfig):
     verbose_name = "Tokens"
 
     def ready(self) -> None:
+        from bouncer.tokens import receivers  # noqa: F401 - cache invalidation
         from bouncer.tokens.opaque import schema  # noqa: F401 - registers the OpenAPI scheme

@@ -7,4 +7,4 @@ class UsersConfig(AppConfig):
     verbose_name = "Users"
 
     def ready(self) -> None:
-        from bouncer.users import schema  # noqa: F401 - registers the OpenAPI scheme
+        from bouncer.users import receivers, schema  # noqa: F401 - signal receivers, OpenAPI scheme

@@ -86,7 +86,7 @@ def user_authenticate(*, request: HttpRequest, username: str, password: str, met
 def session_login(*, request: HttpRequest, username: str, password: str) -> User:
     """Sign in with a session: ``login`` rotates the session key (no fixation)."""
     user = user_authenticate(request=request, username=username, password=password, method="session")
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend="bouncer.users.backends.CachedModelBackend")
     audit_record(action=AuditAction.LOGIN_SUCCEEDED, request=request, user=user, method="session")
     return user
 

@@ -3,10 +3,10 @@
 from config.settings import env
 
 AUTH_USER_MODEL = "users.User"
-# ModelBackend looks users up through User.objects.get_by_natural_key, which
-# is case-insensitive (bouncer.users.models), and runs the hasher even for
-# unknown users so timing does not reveal which usernames exist.
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# ModelBackend's sign-in (case-insensitive through User.objects, the hasher
+# run even for unknown users) with the per-request user read via the cache.
+AUTHENTICATION_BACKENDS = ["bouncer.users.backends.CachedModelBackend"]
+BOUNCER_AUTH_CACHE_SECONDS = env.AUTH_CACHE_SECONDS
 
 # Argon2id first: new hashes use it. PBKDF2 stays so hashes made by a stock
 # Django install are still accepted and upgraded to Argon2id at the next login.

@@ -129,6 +129,11 @@ BEHIND_PROXY = env_bool("BOUNCER_BEHIND_PROXY", default=False)
 HSTS_SECONDS = env_int("BOUNCER_HSTS_SECONDS", 31536000, minimum=0)
 HSTS_PRELOAD = env_bool("BOUNCER_HSTS_PRELOAD", default=True)
 
+#: How long the user and DRF-token rows used by every request stay in the
+#: cache; 0 turns the cache off. Only safe with a cache shared by every
+#: process, so it is off unless REDIS_URL is set.
+AUTH_CACHE_SECONDS = env_int("BOUNCER_AUTH_CACHE_SECONDS", 300 if REDIS_URL else 0, minimum=0)
+
 #: Basic authentication is for tests and scripts only: off unless asked for.
 BASIC_AUTH_ENABLED = env_bool("BOUNCER_BASIC_AUTH", default=False)
 

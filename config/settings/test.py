@@ -12,6 +12,10 @@ from config.settings.base import PASSWORD_HASHERS
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 BOUNCER_BASIC_AUTH_ENABLED = True
+# The suite runs in one process, so the auth cache is safe even on the
+# in-process cache: every revocation test then also proves the invalidation.
+# tests/security/test_query_budget.py covers both settings.
+BOUNCER_AUTH_CACHE_SECONDS = 300
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -1,0 +1,55 @@
+"""The authenticated user, read from the shared cache instead of the database.
+
+Session and DRF-token requests both need the user row on every request; one
+cache get (Redis) costs a fraction of an ORM query (see docs/performance.md).
+Correctness rests on invalidation, not on the TTL:
+
+- every ``save()`` or ``delete()`` of a user deletes its entry (receivers), so
+  a deactivation, a password change or a staff flag change is seen by the
+  very next request on every node;
+- the TTL (``BOUNCER_AUTH_CACHE_SECONDS``) only bounds staleness for writes
+  that bypass model signals (``QuerySet.update()``); code that updates users
+  that way must call ``user_cache_invalidate``.
+
+The cache is used only when ``BOUNCER_AUTH_CACHE_SECONDS`` > 0, which by
+default means only when ``REDIS_URL`` is set: an in-process cache is not
+shared between worker processes, so an invalidation in one would not reach
+the others.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.cache import cache
+
+from bouncer.core.modelcache import model_fingerprint, model_restore, model_snapshot
+from bouncer.users.models import User
+
+
+def auth_cache_enabled() -> bool:
+    return settings.BOUNCER_AUTH_CACHE_SECONDS > 0
+
+
+def _key(user_id) -> str:
+    return f"auth:user:{model_fingerprint(User)}:{user_id}"
+
+
+def user_cache_get(*, user_id) -> User | None:
+    """The user with this id (from the cache when enabled), or None."""
+    if not auth_cache_enabled():
+        return User._default_manager.filter(pk=user_id).first()
+    user = model_restore(User, cache.get(_key(user_id)))
+    if user is None:
+        user = User._default_manager.filter(pk=user_id).first()
+        if user is not None:
+            user_cache_put(user=user)
+    return user
+
+
+def user_cache_put(*, user: User) -> None:
+    if auth_cache_enabled():
+        cache.set(_key(user.pk), model_snapshot(user), timeout=settings.BOUNCER_AUTH_CACHE_SECONDS)
+
+
+def user_cache_invalidate(*, user_id) -> None:
+    cache.delete(_key(user_id))

@@ -1,0 +1,67 @@
+"""The auth cache never outlives a revocation: every change made through the
+ORM is seen by the very next request (the whole suite also runs with the
+cache on; these cases name the risky paths explicitly)."""
+
+import pytest
+from django.test import Client
+
+from bouncer.tokens.opaque.models import DeviceToken
+from bouncer.users.usercache import user_cache_invalidate
+from bouncer.users.models import User
+from tests.conftest import PASSWORD, session_client, token_client
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/accounts/profile/"
+
+
+@pytest.fixture(params=["session", "token"])
+def warm_client(request, user):
+    client = session_client(user) if request.param == "session" else token_client(user)
+    assert client.get(URL).status_code == 200  # now cached
+    return client
+
+
+def test_deactivation_in_admin_signs_out_at_once(warm_client, user, staff):
+    staff.is_superuser = True
+    staff.save()
+    admin = Client()
+    admin.force_login(staff)
+    form = {
+        "username": "alice", "email": "alice@example.com", "first_name": "", "last_name": "",
+        "is_staff": "", "is_superuser": "", "last_login_0": "", "last_login_1": "",
+        "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
+    }  # is_active left out: unchecked
+    response = admin.post(f"/admin/users/user/{user.pk}/change/", form)
+    assert response.status_code == 302, response.content[:2000]
+    assert not User.objects.get(pk=user.pk).is_active
+    assert warm_client.get(URL).status_code == 401
+
+
+def test_staff_flag_change_is_seen_at_once(warm_client, user):
+    assert warm_client.get("/api/accounts/users/").status_code == 403
+    user.is_staff = True
+    user.save()
+    assert warm_client.get("/api/accounts/users/").status_code == 200
+
+
+def test_deleted_user_is_signed_out_at_once(warm_client, user):
+    user.delete()
+    assert warm_client.get(URL).status_code == 401
+
+
+def test_queryset_update_needs_explicit_invalidation(user):
+    client = token_client(user)
+    assert client.get(URL).status_code == 200
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    # Documented: update() bypasses signals; the caller invalidates.
+    user_cache_invalidate(user_id=user.pk)
+    assert client.get(URL).status_code == 401
+
+
+def test_revoked_token_fails_at_once_after_being_cached(api, user):
+    token = api.post("/api/auth-token/", {"username": "alice", "password": PASSWORD}, format="json").json()["token"]
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get(URL).status_code == 200
+    DeviceToken.objects.filter(user=user).delete()  # queryset delete: signals still fire
+    assert api.get(URL).status_code == 401
