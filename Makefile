@@ -42,8 +42,8 @@ lock:
 	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^#' > constraints.txt
 	rm -rf .lock-venv
 
+# Needs wrk (apt-get install wrk), PostgreSQL and Redis on 127.0.0.1.
 bench: install-dev
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import importlib.metadata
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -70,6 +72,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=3, help="times every scenario runs (interleaved)")
     parser.add_argument("--duration", type=int, default=5, help="seconds of load per scenario per round")
+    parser.add_argument(
+        "--max-extra-rounds",
+        type=int,
+        default=3,
+        help="rounds to add when other programs took the CPU during one (such a round is not counted)",
+    )
     parser.add_argument("--warmup", type=int, default=1, help="seconds of unrecorded load per scenario first (0: none)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads")
@@ -80,20 +88,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scenarios", default="", help="comma-separated scenario names (default: all)")
     parser.add_argument("--list", action="store_true", help="list the scenarios and targets, and exit")
     parser.add_argument(
+        "--settings",
+        action="append",
+        default=[],
+        metavar="SERVER=MODULE",
+        help="run SERVER with another settings module, to measure a candidate change (repeatable)",
+    )
+    parser.add_argument(
         "--postgres-url",
         default="postgres://postgres@127.0.0.1:5432/postgres",
         help="administrative connection used to create and drop the benchmark database",
     )
     parser.add_argument("--database", default="bouncer_bench", help="database created and dropped by the run")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12", help="Redis database flushed by the run")
-    parser.add_argument("--output", type=Path, default=None, help="JSON result file (default: benchmarks/results/<time>.json)")
+    parser.add_argument(
+        "--output", type=Path, default=None, help="JSON result file (default: benchmarks/results/<time>.json)"
+    )
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs and print where they are")
     args = parser.parse_args(argv)
     for name in ("rounds", "duration", "connections", "wrk_threads", "timeout", "workers", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.warmup < 0:
-        parser.error("--warmup must not be negative")
+    if args.warmup < 0 or args.max_extra_rounds < 0:
+        parser.error("--warmup and --max-extra-rounds must not be negative")
     return args
 
 
@@ -169,6 +186,7 @@ def machine_info(wrk: str, postgres_version: str, redis_version: str) -> dict[st
         "wrk": wrk_version(wrk),
         "postgresql": postgres_version,
         "redis": redis_version,
+        "load_average_at_start": os.getloadavg(),
     }
 
 
@@ -364,6 +382,89 @@ def cpu_ticks(pids: list[int]) -> int:
     return total
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: A run during which other programs took more than this share of the CPU is flagged.
+DISTURBED = 0.05
+#: Processes whose CPU the benchmark causes, besides its servers and wrk.
+SERVICES = ("postgres", "redis-server")
+
+
+def process_ticks() -> dict[int, tuple[str, int]]:
+    """Every process: pid -> (name, user + system clock ticks so far)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = (entry / "stat").read_text()
+                name = stat[stat.index("(") + 1 : stat.rindex(")")]
+                fields = stat.rsplit(")", 1)[1].split()
+                found[int(entry.name)] = (name, int(fields[11]) + int(fields[12]))
+    return found
+
+
+class CpuMeter:
+    """How much CPU the rest of the machine took while one load run went on.
+
+    The machine's busy time (/proc/stat: user, nice, system) minus what the
+    servers, PostgreSQL, Redis and wrk used. Another program busy during a run
+    (a test suite, a build) takes CPU from the servers and lowers the figures;
+    this says by how much, so a disturbed run can be told from a slow one, and
+    names the busiest of those programs.
+    """
+
+    def __init__(self, server_pids: list[int]) -> None:
+        self.server_pids = set(server_pids)
+
+    @staticmethod
+    def _busy() -> int:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:4]
+        return sum(int(value) for value in fields)
+
+    @staticmethod
+    def _children_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    def _ours(self, pid: int, name: str) -> bool:
+        return pid in self.server_pids or name in SERVICES
+
+    def __enter__(self) -> CpuMeter:
+        self.start = (self._busy(), process_ticks(), self._children_cpu(), time.monotonic())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        busy, before, children, started = self.start
+        after = process_ticks()
+        self.elapsed = time.monotonic() - started
+        self.busy_s = (self._busy() - busy) / CLOCK_TICKS
+        ours = 0
+        others: list[tuple[int, str, int]] = []
+        # A process that started during the run counts with all its time (a
+        # PostgreSQL backend opened when Django reconnects is ours); one that
+        # ended during it cannot be seen, its time stays unattributed.
+        for pid, (name, ticks) in after.items():
+            previous = before.get(pid)
+            delta = ticks - (previous[1] if previous and previous[0] == name else 0)
+            if self._ours(pid, name):
+                ours += delta
+            elif delta > 0:
+                others.append((delta, name, pid))
+        self.ours_s = ours / CLOCK_TICKS + (self._children_cpu() - children)
+        self.other_s = max(0.0, self.busy_s - self.ours_s)
+        others.sort(reverse=True)
+        self.top_others = [f"{name} ({pid}): {delta / CLOCK_TICKS:.1f} s" for delta, name, pid in others[:3]]
+        self.visible_other_s = sum(delta for delta, _, _ in others) / CLOCK_TICKS
+
+    def as_dict(self) -> dict[str, Any]:
+        capacity = self.elapsed * (os.cpu_count() or 1)
+        return {
+            "machine_busy_share": round(self.busy_s / capacity, 3),
+            "other_processes_share": round(self.other_s / capacity, 3),
+            "visible_other_processes_share": round(self.visible_other_s / capacity, 3),
+            "busiest_other_processes": self.top_others,
+        }
+
+
 def wait_idle(servers: list[RunningServer], *, timeout: float = 60) -> float:
     """Wait until no server burns CPU (requests queued by the last run are done).
 
@@ -399,7 +500,7 @@ def run_wrk(wrk: str, url: str, request: Request, *, duration: int, args: argpar
     }
     command = [
         wrk, f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{duration}s",
-        f"--timeout", f"{args.timeout}s", "--latency", "-s", str(LUA), url + request.path,
+        "--timeout", f"{args.timeout}s", "--latency", "-s", str(LUA), url + request.path,
     ]  # fmt: skip
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration + args.timeout + 30)
     if result.returncode != 0:
@@ -441,9 +542,12 @@ def summarize(scenarios: list[Scenario], runs: dict[str, list[dict[str, Any]]]) 
             "p99_ms": statistics.median(run["p99_ms"] for run in rounds),
             "requests": sum(run["requests"] for run in rounds),
             "errors": sum(run["errors"] for run in rounds),
+            "other_processes_share": statistics.median(run["cpu"]["other_processes_share"] for run in rounds),
             "ratio_to_floor": rps / floor_rps if floor_rps else 0.0,
             # The same ratio taken within each round, for a sense of its spread.
-            "ratio_to_floor_per_round": [run["rps"] / base if base else 0.0 for run, base in zip(rounds, floor_by_round)],
+            "ratio_to_floor_per_round": [
+                run["rps"] / base if base else 0.0 for run, base in zip(rounds, floor_by_round, strict=True)
+            ],
         }
     return summary
 
@@ -475,20 +579,26 @@ def print_report(result: dict[str, Any]) -> None:
     config = result["config"]
     print()
     print(
-        f"{config['rounds']} rounds x {config['duration_s']} s, wrk -t{config['wrk_threads']} -c{config['connections']}, "
+        f"medians of {len(result['rounds_counted'])} rounds (of {result['rounds_run']} run) "
+        f"x {config['duration_s']} s, "
+        f"wrk -t{config['wrk_threads']} -c{config['connections']}, "
         f"gunicorn {config['workers']} x {config['worker_class']}"
         + (f" ({config['threads']} threads)" if config["worker_class"] == "gthread" else "")
         + f", {result['machine']['cpus']} CPUs ({result['machine']['cpu']})"
     )
-    header = f"{'scenario':<24}{'server':<9}{'req/s':>9}{'(min-max)':>17}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'x floor':>9}"
+    header = (
+        f"{'scenario':<24}{'server':<9}{'req/s':>9}{'(min-max)':>17}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'errors':>8}{'x floor':>9}{'other':>7}"
+    )
     print(header)
     print("-" * len(header))
     for name, row in summary.items():
         spread = f"({row['rps_min']:.0f}-{row['rps_max']:.0f})"
         print(
             f"{name:<24}{row['server']:<9}{row['rps']:>9.1f}{spread:>17}{row['p50_ms']:>9.1f}"
-            f"{row['p99_ms']:>9.1f}{row['errors']:>8}{row['ratio_to_floor']:>9.3f}"
+            f"{row['p99_ms']:>9.1f}{row['errors']:>8}{row['ratio_to_floor']:>9.3f}{row['other_processes_share']:>7.0%}"
         )
+    print("(other: median share of the machine's CPU that programs outside the benchmark took during the runs)")
     if result["targets"]:
         print("\nTargets (medians):")
         for target in result["targets"]:
@@ -501,6 +611,10 @@ def print_report(result: dict[str, Any]) -> None:
     for name, server in result["servers"].items():
         if server["hash_params"]:
             print(f"  {name:<8} password hash: {server['hash_params']}")
+    if result["warnings"]:
+        print("\nWarnings:")
+        for warning in result["warnings"]:
+            print(f"  - {warning}")
     if result["problems"]:
         print("\nProblems:")
         for problem in result["problems"]:
@@ -530,11 +644,17 @@ def main(argv: list[str] | None = None) -> int:
 
     storage = Storage(postgres_url=args.postgres_url, database=args.database, redis_url=args.redis_url)
     specs = {server.name: server for server in SERVERS}
+    for override in args.settings:
+        name, _, module = override.partition("=")
+        if name not in specs or not module:
+            raise BenchError(f"--settings {override!r}: expected SERVER=MODULE with SERVER one of {', '.join(specs)}")
+        specs[name] = dataclasses.replace(specs[name], settings=module)
     needed = [specs[name] for name in dict.fromkeys(scenario.server for scenario in scenarios)]
     work_dir = Path(tempfile.mkdtemp(prefix="bouncer-bench-"))
     servers: dict[str, RunningServer] = {}
     problems: list[str] = []
-    started_at = dt.datetime.now(dt.timezone.utc)
+    warnings: list[str] = []
+    started_at = dt.datetime.now(dt.UTC)
     # SIGTERM (a CI timeout, a kill) cleans up like Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -571,32 +691,71 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Warming up ({args.warmup} s per scenario) ...", flush=True)
             for scenario in scenarios:
                 wait_idle(running)
-                run_wrk(wrk, servers[scenario.server].base_url, requests[scenario.name], duration=args.warmup, args=args)
+                run_wrk(
+                    wrk, servers[scenario.server].base_url, requests[scenario.name], duration=args.warmup, args=args
+                )
 
-        runs: dict[str, list[dict[str, Any]]] = {scenario.name: [] for scenario in scenarios}
-        for round_number in range(1, args.rounds + 1):
+        server_pids = [pid for server in running for pid in [server.process.pid, *server.worker_pids]]
+        # Every run, by scenario; a round is "clean" when other programs left
+        # the CPU alone during all of its runs. A disturbed round is repeated
+        # (at most --max-extra-rounds times) and left out of the medians.
+        all_runs: dict[str, list[dict[str, Any]]] = {scenario.name: [] for scenario in scenarios}
+        clean_rounds: list[int] = []
+        round_number = 0
+        while len(clean_rounds) < args.rounds and round_number < args.rounds + args.max_extra_rounds:
+            round_number += 1
+            disturbed = False
             for scenario in scenarios:
                 waited = wait_idle(running)
-                run = run_wrk(
-                    wrk, servers[scenario.server].base_url, requests[scenario.name], duration=args.duration, args=args
-                )
+                with CpuMeter(server_pids) as meter:
+                    run = run_wrk(
+                        wrk,
+                        servers[scenario.server].base_url,
+                        requests[scenario.name],
+                        duration=args.duration,
+                        args=args,
+                    )
                 run["round"] = round_number
                 run["idle_wait_s"] = round(waited, 2)
-                runs[scenario.name].append(run)
+                run["cpu"] = meter.as_dict()
+                all_runs[scenario.name].append(run)
                 print(
-                    f"round {round_number}/{args.rounds} {scenario.name:<24} {run['rps']:9.1f} req/s  "
-                    f"p50 {run['p50_ms']:7.1f} ms  p99 {run['p99_ms']:7.1f} ms  errors {run['errors']}",
+                    f"round {round_number} ({len(clean_rounds)}/{args.rounds} clean) {scenario.name:<24} "
+                    f"{run['rps']:9.1f} req/s  p50 {run['p50_ms']:7.1f} ms  p99 {run['p99_ms']:7.1f} ms  "
+                    f"errors {run['errors']}  other programs {run['cpu']['other_processes_share']:.0%} of the CPU",
                     flush=True,
                 )
+                if run["cpu"]["other_processes_share"] > DISTURBED:
+                    disturbed = True
+                    busiest = ", ".join(run["cpu"]["busiest_other_processes"]) or "processes that have ended"
+                    print(f"  other programs were busy: {busiest}", flush=True)
                 if run["errors"]:
                     problems.append(f"{scenario.name} round {round_number}: {run['error_kinds']}")
+            if disturbed:
+                print(f"round {round_number} was disturbed by other programs; it is not counted", flush=True)
+            else:
+                clean_rounds.append(round_number)
+        if len(clean_rounds) < args.rounds:
+            warnings.append(
+                f"only {len(clean_rounds)} of {args.rounds} rounds ran without other programs taking more than "
+                f"{DISTURBED:.0%} of the CPU; the medians use every round and are low. Run again on a quiet machine."
+            )
+            counted = list(range(1, round_number + 1))
+        else:
+            counted = clean_rounds
+        runs = {
+            name: [run for run in scenario_runs if run["round"] in counted] for name, scenario_runs in all_runs.items()
+        }
 
         server_results = {}
         for name, server in servers.items():
             pids = children(server.process.pid)
             if sorted(pids) != server.worker_pids:
                 problems.append(f"{name}: workers were restarted during the run; their peak memory is incomplete")
-            workers = [{"pid": pid, "vm_hwm_kib": proc_status(pid).get("VmHWM", 0), "vm_rss_kib": proc_status(pid).get("VmRSS", 0)} for pid in sorted(pids)]
+            workers = []
+            for pid in sorted(pids):
+                memory = proc_status(pid)
+                workers.append({"pid": pid, "vm_hwm_kib": memory.get("VmHWM", 0), "vm_rss_kib": memory.get("VmRSS", 0)})
             after = server.run_setup()  # the same snippet: reads the user's hash as it is now
             if server.spec.check_setup is not None:
                 for when, setup in (("before", server.setup), ("after", after)):
@@ -617,6 +776,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": info,
             "config": {
                 "rounds": args.rounds,
+                "max_extra_rounds": args.max_extra_rounds,
                 "duration_s": args.duration,
                 "warmup_s": args.warmup,
                 "connections": args.connections,
@@ -630,8 +790,11 @@ def main(argv: list[str] | None = None) -> int:
             "summary": summary,
             "targets": check_targets(summary),
             "servers": server_results,
-            "runs": runs,
+            "rounds_run": round_number,
+            "rounds_counted": counted,
+            "runs": all_runs,
             "problems": problems,
+            "warnings": warnings,
         }
         print_report(result)
         output = args.output or RESULTS / f"{started_at:%Y%m%d-%H%M%S}.json"

@@ -96,7 +96,7 @@ def check_argon2id_owasp(setup: dict[str, Any]) -> str | None:
     match = re.fullmatch(r"argon2\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)", params)
     if not match:
         return f"expected an Argon2id hash, got {params!r}"
-    got = dict(zip("mtp", map(int, match.groups())))
+    got = dict(zip("mtp", map(int, match.groups()), strict=True))
     low = [f"{key}={got[key]} < {OWASP_ARGON2ID[key]}" for key in "mtp" if got[key] < OWASP_ARGON2ID[key]]
     return f"Argon2id below OWASP's minimum: {', '.join(low)}" if low else None
 
@@ -166,17 +166,61 @@ def profile_with_drf_authtoken(client: Client) -> Request:
 
 
 def session_login(client: Client) -> Request:
-    return json_post(LOGIN, {"username": client.setup["username"], "password": PASSWORD}, expect_body="Login successful")
+    return json_post(
+        LOGIN, {"username": client.setup["username"], "password": PASSWORD}, expect_body="Login successful"
+    )
 
 
 SCENARIOS = [
-    Scenario("floor", "bouncer", "GET /healthz: plain Django JSON view, same middleware", floor, "floor"),
-    Scenario("profile_session", "bouncer", "GET profile, session cookie (cached_db, Redis)", profile_with_session, "profile"),
-    Scenario("profile_token", "bouncer", "GET profile, Authorization: Token (hashed DeviceToken)", profile_with_bouncer_token, "profile"),
-    Scenario("login_argon2", "bouncer", "POST session login, Argon2id m=19 MiB t=2 p=1", session_login, "login"),
-    Scenario("login_pbkdf2", "pbkdf2", "POST session login, Django's default PBKDF2-SHA256", session_login, "login"),
-    Scenario("stock_profile_session", "stock", "GET profile, session cookie (stock db sessions)", profile_with_session, "stock DRF"),
-    Scenario("stock_profile_token", "stock", "GET profile, DRF authtoken TokenAuthentication", profile_with_drf_authtoken, "stock DRF"),
+    Scenario(
+        name="floor",
+        server="bouncer",
+        description="GET /healthz: plain Django JSON view, same middleware",
+        prepare=floor,
+        group="floor",
+    ),
+    Scenario(
+        name="profile_session",
+        server="bouncer",
+        description="GET profile, session cookie (cached_db, Redis)",
+        prepare=profile_with_session,
+        group="profile",
+    ),
+    Scenario(
+        name="profile_token",
+        server="bouncer",
+        description="GET profile, Authorization: Token (hashed DeviceToken)",
+        prepare=profile_with_bouncer_token,
+        group="profile",
+    ),
+    Scenario(
+        name="login_argon2",
+        server="bouncer",
+        description="POST session login, Argon2id m=19 MiB t=2 p=1",
+        prepare=session_login,
+        group="login",
+    ),
+    Scenario(
+        name="login_pbkdf2",
+        server="pbkdf2",
+        description="POST session login, Django's default PBKDF2-SHA256",
+        prepare=session_login,
+        group="login",
+    ),
+    Scenario(
+        name="stock_profile_session",
+        server="stock",
+        description="GET profile, session cookie (stock db sessions)",
+        prepare=profile_with_session,
+        group="stock DRF",
+    ),
+    Scenario(
+        name="stock_profile_token",
+        server="stock",
+        description="GET profile, DRF authtoken TokenAuthentication",
+        prepare=profile_with_drf_authtoken,
+        group="stock DRF",
+    ),
 ]
 
 #: Every ratio in the report is to this scenario's median req/s.
