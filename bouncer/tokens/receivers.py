@@ -5,9 +5,16 @@ from django.dispatch import receiver
 
 from bouncer.tokens.opaque.cache import token_cache_invalidate
 from bouncer.tokens.opaque.models import DeviceToken
+from bouncer.users.usercache import user_cache_invalidated
 
 
 @receiver(post_save, sender=DeviceToken, dispatch_uid="tokens_cache_invalidate_on_save")
 @receiver(post_delete, sender=DeviceToken, dispatch_uid="tokens_cache_invalidate_on_delete")
 def token_changed(sender, instance: DeviceToken, **kwargs) -> None:
-    token_cache_invalidate(digest=instance.digest)
+    token_cache_invalidate(digests=[instance.digest])
+
+
+@receiver(user_cache_invalidated, dispatch_uid="tokens_cache_invalidate_on_user_change")
+def user_changed(sender, user_id, **kwargs) -> None:
+    # Each token entry carries a copy of its user: drop them all.
+    token_cache_invalidate(digests=DeviceToken.objects.filter(user_id=user_id).values_list("digest", flat=True))

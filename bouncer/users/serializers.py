@@ -33,7 +33,7 @@ class UserOutput(serializers.ModelSerializer):
 class ProfileOutput(serializers.Serializer):
     # Declared fields, not a ModelSerializer: this runs on every profile
     # request, and ModelSerializer re-introspects the model for each instance
-    # (about 1 ms per request, measured in docs/performance.md).
+    # (about 0.3 ms per request, see docs/performance.md).
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True)
     email = serializers.EmailField(read_only=True)

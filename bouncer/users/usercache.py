@@ -11,6 +11,9 @@ Correctness rests on invalidation, not on the TTL:
   that bypass model signals (``QuerySet.update()``); code that updates users
   that way must call ``user_cache_invalidate``.
 
+Other caches that hold a copy of the user (DRF token entries) listen to
+``user_cache_invalidated`` so one call clears every copy.
+
 The cache is used only when ``BOUNCER_AUTH_CACHE_SECONDS`` > 0, which by
 default means only when ``REDIS_URL`` is set: an in-process cache is not
 shared between worker processes, so an invalidation in one would not reach
@@ -21,9 +24,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.cache import cache
+from django.dispatch import Signal
 
 from bouncer.core.modelcache import model_fingerprint, model_restore, model_snapshot
 from bouncer.users.models import User
+
+
+#: Sent with ``user_id`` whenever a user's cached copies must go.
+user_cache_invalidated = Signal()
 
 
 def auth_cache_enabled() -> bool:
@@ -53,3 +61,4 @@ def user_cache_put(*, user: User) -> None:
 
 def user_cache_invalidate(*, user_id) -> None:
     cache.delete(_key(user_id))
+    user_cache_invalidated.send(sender=User, user_id=user_id)

@@ -33,7 +33,9 @@ def test_unhandled_exception_is_500_json_without_traceback(user):
 
     client = token_client(user)
     client.raise_request_exception = False
-    with mock.patch("bouncer.users.api.ProfileOutput", side_effect=RuntimeError("kaboom-secret")):
+    from bouncer.users import api
+
+    with mock.patch.object(api.PROFILE_OUTPUT, "to_representation", side_effect=RuntimeError("kaboom-secret")):
         response = client.get("/api/accounts/profile/")
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal server error.", "code": "server_error"}

@@ -9,15 +9,14 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 
 from bouncer.tokens.opaque.cache import token_cache_get, token_cache_put
 from bouncer.tokens.opaque.models import MAX_KEY_LENGTH, DeviceToken, token_digest
-from bouncer.users.usercache import user_cache_get, user_cache_put
 
 KEYWORD = b"token"
 
 
 class OpaqueTokenAuthentication(BaseAuthentication):
-    """Looks the key's SHA-256 up: in the shared cache (token, then user: two
-    gets, no query) when ``BOUNCER_AUTH_CACHE_SECONDS`` is on, else in one
-    query joined with the user.
+    """Looks the key's SHA-256 up: in the shared cache (one get holding the
+    token and its user, no query) when ``BOUNCER_AUTH_CACHE_SECONDS`` is on,
+    else in one query joined with the user.
 
     Returns ``None`` when the header is not ``Token ...`` so other classes get
     their turn; raises 401 when it is ours and bad. Comparing digests in the
@@ -48,9 +47,7 @@ class OpaqueTokenAuthentication(BaseAuthentication):
     def get_token(self, key: str) -> DeviceToken:
         digest = token_digest(key)
         token = token_cache_get(digest=digest)
-        if token is not None:
-            token.user = user_cache_get(user_id=token.user_id)
-        else:
+        if token is None:
             try:
                 # get(), not first(): no ORDER BY on the hot path.
                 token = DeviceToken.objects.select_related("user").get(digest=digest)
@@ -58,8 +55,7 @@ class OpaqueTokenAuthentication(BaseAuthentication):
                 token = None
             else:
                 token_cache_put(token=token)
-                user_cache_put(user=token.user)
-        if token is None or token.expires_at <= timezone.now() or token.user is None or not token.user.is_active:
+        if token is None or token.expires_at <= timezone.now() or not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("Invalid or expired token."), code="invalid_token")
         return token
 
