@@ -22,6 +22,8 @@ the others.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from django.conf import settings
 from django.core.cache import cache
 from django.dispatch import Signal
@@ -38,15 +40,35 @@ def auth_cache_enabled() -> bool:
     return settings.BOUNCER_AUTH_CACHE_SECONDS > 0
 
 
-def _key(user_id) -> str:
+def user_cache_key(user_id) -> str:
     return f"auth:user:{model_fingerprint(User)}:{user_id}"
+
+
+#: A user row fetched together with the session (bouncer.users.sessions),
+#: handed to the backend's get_user within the same request and thread.
+_prefetched: ContextVar[tuple | None] = ContextVar("bouncer_prefetched_user", default=None)
+
+
+def user_cache_prefetched_set(*, user_id, snapshot) -> None:
+    _prefetched.set((str(user_id), snapshot) if snapshot is not None else None)
+
+
+def user_cache_prefetched_take(*, user_id) -> User | None:
+    """The user prefetched for ``user_id`` in this request, once; else None."""
+    entry = _prefetched.get()
+    if entry is None:
+        return None
+    _prefetched.set(None)
+    if entry[0] != str(user_id):
+        return None
+    return model_restore(User, entry[1])
 
 
 def user_cache_get(*, user_id) -> User | None:
     """The user with this id (from the cache when enabled), or None."""
     if not auth_cache_enabled():
         return User._default_manager.filter(pk=user_id).first()
-    user = model_restore(User, cache.get(_key(user_id)))
+    user = model_restore(User, cache.get(user_cache_key(user_id)))
     if user is None:
         user = User._default_manager.filter(pk=user_id).first()
         if user is not None:
@@ -56,9 +78,9 @@ def user_cache_get(*, user_id) -> User | None:
 
 def user_cache_put(*, user: User) -> None:
     if auth_cache_enabled():
-        cache.set(_key(user.pk), model_snapshot(user), timeout=settings.BOUNCER_AUTH_CACHE_SECONDS)
+        cache.set(user_cache_key(user.pk), model_snapshot(user), timeout=settings.BOUNCER_AUTH_CACHE_SECONDS)
 
 
 def user_cache_invalidate(*, user_id) -> None:
-    cache.delete(_key(user_id))
+    cache.delete(user_cache_key(user_id))
     user_cache_invalidated.send(sender=User, user_id=user_id)

@@ -30,8 +30,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Sessions are written to the database and read from the cache (Redis when
 # REDIS_URL is set), so a request costs no session query on a cache hit and a
-# session survives a cache flush.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# session survives a cache flush. bouncer.users.sessions is Django's cached_db
+# that also fetches the signed-in user in the same cache round trip.
+SESSION_ENGINE = "bouncer.users.sessions"
 SESSION_COOKIE_AGE = env.SESSION_AGE_SECONDS
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

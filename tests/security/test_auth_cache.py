@@ -65,3 +65,30 @@ def test_revoked_token_fails_at_once_after_being_cached(api, user):
     assert api.get(URL).status_code == 200
     DeviceToken.objects.filter(user=user).delete()  # queryset delete: signals still fire
     assert api.get(URL).status_code == 401
+
+
+def test_warm_session_request_reads_user_and_session_in_one_round_trip(user, monkeypatch):
+    client = session_client(user)
+    assert client.get(URL).status_code == 200  # the worker learns which user the session holds
+    from django.core.cache import cache
+
+    from bouncer.users import usercache
+
+    calls = []
+    real_get_many = cache.get_many
+    monkeypatch.setattr(cache, "get_many", lambda keys, *a, **k: calls.append(len(keys)) or real_get_many(keys, *a, **k))
+    monkeypatch.setattr(usercache, "user_cache_get", lambda **kw: pytest.fail("user should have been prefetched"))
+    assert client.get(URL).json()["username"] == "alice"
+    assert calls == [2]  # one get_many (one MGET on Redis): the session and its user
+
+
+def test_prefetched_user_is_only_handed_out_once_and_for_its_own_id(user):
+    from bouncer.core.modelcache import model_snapshot
+    from bouncer.users.usercache import user_cache_prefetched_set, user_cache_prefetched_take
+
+    user_cache_prefetched_set(user_id=user.pk, snapshot=model_snapshot(user))
+    assert user_cache_prefetched_take(user_id=user.pk + 1) is None
+    assert user_cache_prefetched_take(user_id=user.pk) is None  # consumed by the mismatching take
+    user_cache_prefetched_set(user_id=user.pk, snapshot=model_snapshot(user))
+    assert user_cache_prefetched_take(user_id=user.pk).username == "alice"
+    assert user_cache_prefetched_take(user_id=user.pk) is None
