@@ -10,8 +10,9 @@ from bouncer.users.usercache import user_cache_invalidated
 
 @receiver(post_save, sender=DeviceToken, dispatch_uid="tokens_cache_invalidate_on_save")
 @receiver(post_delete, sender=DeviceToken, dispatch_uid="tokens_cache_invalidate_on_delete")
-def token_changed(sender, instance: DeviceToken, **kwargs) -> None:
-    token_cache_invalidate(digests=[instance.digest])
+def token_changed(sender, instance: DeviceToken, created: bool = False, **kwargs) -> None:
+    if not created:  # a new token cannot be cached yet
+        token_cache_invalidate(digests=[instance.digest])
 
 
 @receiver(user_cache_invalidated, dispatch_uid="tokens_cache_invalidate_on_user_change")

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.dispatch import Signal
 
-from bouncer.core.modelcache import model_fingerprint, model_restore, model_snapshot
+from bouncer.core.modelcache import cache_fill, cache_invalidate, model_fingerprint, model_restore, model_snapshot
 from bouncer.users.models import User
 
 
@@ -78,9 +78,9 @@ def user_cache_get(*, user_id) -> User | None:
 
 def user_cache_put(*, user: User) -> None:
     if auth_cache_enabled():
-        cache.set(user_cache_key(user.pk), model_snapshot(user), timeout=settings.BOUNCER_AUTH_CACHE_SECONDS)
+        cache_fill(user_cache_key(user.pk), model_snapshot(user), timeout=settings.BOUNCER_AUTH_CACHE_SECONDS)
 
 
 def user_cache_invalidate(*, user_id) -> None:
-    cache.delete(user_cache_key(user_id))
+    cache_invalidate([user_cache_key(user_id)])
     user_cache_invalidated.send(sender=User, user_id=user_id)

@@ -68,11 +68,13 @@ def test_revoked_token_fails_at_once_after_being_cached(api, user):
 
 
 def test_warm_session_request_reads_user_and_session_in_one_round_trip(user, monkeypatch):
-    client = session_client(user)
-    assert client.get(URL).status_code == 200  # the worker learns which user the session holds
     from django.core.cache import cache
 
     from bouncer.users import usercache
+
+    client = session_client(user)
+    cache.delete(usercache.user_cache_key(user.pk))  # the sign-in's tombstone expired
+    assert client.get(URL).status_code == 200  # the worker learns which user the session holds
 
     calls = []
     real_get_many = cache.get_many
@@ -92,3 +94,30 @@ def test_prefetched_user_is_only_handed_out_once_and_for_its_own_id(user):
     user_cache_prefetched_set(user_id=user.pk, snapshot=model_snapshot(user))
     assert user_cache_prefetched_take(user_id=user.pk).username == "alice"
     assert user_cache_prefetched_take(user_id=user.pk) is None
+
+
+def test_stale_copy_read_before_an_invalidation_is_not_cached(user):
+    from bouncer.users.usercache import user_cache_get, user_cache_put
+
+    stale = User.objects.get(pk=user.pk)  # a request read the row ...
+    user.is_active = False
+    user.save()  # ... an admin deactivates the user meanwhile ...
+    user_cache_put(user=stale)  # ... and the request tries to cache what it read
+    assert user_cache_get(user_id=user.pk).is_active is False
+
+
+def test_invalidation_is_repeated_when_the_transaction_commits(user, django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+    from django.db import transaction
+
+    from bouncer.core.modelcache import model_snapshot
+    from bouncer.users.usercache import user_cache_get, user_cache_key
+
+    stale = model_snapshot(User.objects.get(pk=user.pk))
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        user.is_active = False
+        user.save()
+        # Until the commit, other requests still read the old row; one of them
+        # caches it (the race the on-commit pass exists for).
+        cache.set(user_cache_key(user.pk), stale)
+    assert user_cache_get(user_id=user.pk).is_active is False

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.cache import cache
 
-from bouncer.core.modelcache import model_fingerprint, model_restore, model_snapshot
+from bouncer.core.modelcache import cache_fill, cache_invalidate, model_fingerprint, model_restore, model_snapshot
 from bouncer.tokens.opaque.models import DeviceToken
 from bouncer.users.models import User
 from bouncer.users.usercache import auth_cache_enabled
@@ -43,10 +43,8 @@ def token_cache_get(*, digest: str) -> DeviceToken | None:
 def token_cache_put(*, token: DeviceToken) -> None:
     if auth_cache_enabled():
         entry = (model_snapshot(token), model_snapshot(token.user))
-        cache.set(_key(token.digest), entry, timeout=settings.BOUNCER_AUTH_CACHE_SECONDS)
+        cache_fill(_key(token.digest), entry, timeout=settings.BOUNCER_AUTH_CACHE_SECONDS)
 
 
 def token_cache_invalidate(*, digests: Iterable[str]) -> None:
-    keys = [_key(digest) for digest in digests]
-    if keys:
-        cache.delete_many(keys)
+    cache_invalidate([_key(digest) for digest in digests])
