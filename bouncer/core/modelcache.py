@@ -9,8 +9,8 @@ through ``Model.from_db`` exactly as if the ORM had loaded the row.
 
 from __future__ import annotations
 
-import hashlib
 import functools
+import hashlib
 from typing import Any, TypeVar
 
 from django.core.cache import cache

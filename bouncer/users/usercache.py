@@ -31,7 +31,6 @@ from django.dispatch import Signal
 from bouncer.core.modelcache import cache_fill, cache_invalidate, model_fingerprint, model_restore, model_snapshot
 from bouncer.users.models import User
 
-
 #: Sent with ``user_id`` whenever a user's cached copies must go.
 user_cache_invalidated = Signal()
 

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from bouncer.tokens.opaque.models import DeviceToken
-from bouncer.users.usercache import user_cache_invalidate
 from bouncer.users.models import User
+from bouncer.users.usercache import user_cache_invalidate
 from tests.conftest import PASSWORD, session_client, token_client
 
 pytestmark = pytest.mark.django_db

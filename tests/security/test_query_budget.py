@@ -11,7 +11,6 @@ from django.core.cache import cache
 from django.test import override_settings
 
 from bouncer.users.usercache import user_cache_key
-
 from tests.conftest import basic_client, session_client, token_client
 
 pytestmark = pytest.mark.django_db

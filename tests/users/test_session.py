@@ -30,8 +30,11 @@ def test_login_username_is_case_insensitive(api, user):
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("url", ["/api/accounts/login/", "/api/auth-token/"], ids=["session", "token"])
 @pytest.mark.parametrize("case", ["unknown_user", "wrong_password", "inactive_user"])
-def test_login_failure_body_is_identical_for_every_cause(api, case):
+def test_login_failure_body_is_identical_for_every_cause(api, case, url):
+    from bouncer.tokens.opaque.models import DeviceToken
+
     make_user("alice")
     make_user("dormant", is_active=False)
     username, password = {
@@ -39,10 +42,11 @@ def test_login_failure_body_is_identical_for_every_cause(api, case):
         "wrong_password": ("alice", "wrong-password-1"),
         "inactive_user": ("dormant", PASSWORD),
     }[case]
-    response = api.post("/api/accounts/login/", {"username": username, "password": password}, format="json")
+    response = api.post(url, {"username": username, "password": password}, format="json")
     assert response.status_code == 400
     assert response.json() == {"error": "Invalid credentials"}
     assert "sessionid" not in response.cookies
+    assert not DeviceToken.objects.exists()
     assert AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED, username=username).count() == 1
 
 
