@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bouncer.core import handlers
 from bouncer.core import views as core_views
+from bouncer.tokens.jwt.api import jwks_view
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
@@ -11,6 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/accounts/", include("bouncer.users.urls")),
     path("api/auth-token/", include("bouncer.tokens.urls")),
+    path("api/token/", include("bouncer.tokens.jwt.urls")),
+    path(".well-known/jwks.json", jwks_view, name="jwks"),
     path("api/", include("bouncer.articles.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -15,6 +15,8 @@ class AuditAction(models.TextChoices):
     LOGOUT = "logout", "Logout"
     TOKEN_ISSUED = "token_issued", "Token issued"
     TOKEN_REVOKED = "token_revoked", "Token revoked"
+    TOKEN_REFRESHED = "token_refreshed", "Token refreshed"
+    TOKEN_REUSE_DETECTED = "token_reuse_detected", "Refresh token reused: sign-in revoked"
     USER_REGISTERED = "user_registered", "User registered"
     PASSWORD_CHANGED = "password_changed", "Password changed"
     PROFILE_UPDATED = "profile_updated", "Profile updated"

@@ -8,4 +8,5 @@ class TokensConfig(AppConfig):
 
     def ready(self) -> None:
         from bouncer.tokens import receivers  # noqa: F401 - cache invalidation
+        from bouncer.tokens.jwt import schema as jwt_schema  # noqa: F401 - OpenAPI scheme
         from bouncer.tokens.opaque import schema  # noqa: F401 - registers the OpenAPI scheme

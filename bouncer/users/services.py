@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
 from bouncer.core.exceptions import DomainError, InvalidCredentials
+from bouncer.tokens.jwt.services import jwt_revoke_for_user
 from bouncer.tokens.opaque.models import DeviceToken
 from bouncer.tokens.opaque.services import token_revoke_all_for_user
 from bouncer.users.lockout import lockout_active, lockout_record_failure, lockout_reset
@@ -103,8 +104,8 @@ def password_change(*, request: HttpRequest, user: User, old_password: str, new_
 
     Other sessions die because their stored auth hash no longer matches the
     password (Django checks it on every request); the current session is kept
-    by ``update_session_auth_hash``. Every DRF token except the one this
-    request came with is deleted.
+    by ``update_session_auth_hash``. Every DRF token and JWT sign-in except
+    the one this request came with is revoked.
     """
     if not user.check_password(old_password):
         raise PasswordRejected({"old_password": ["The current password is not correct."]})
@@ -115,8 +116,11 @@ def password_change(*, request: HttpRequest, user: User, old_password: str, new_
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password"])
-        current_token = request.auth if isinstance(getattr(request, "auth", None), DeviceToken) else None
+        auth = getattr(request, "auth", None)
+        current_token = auth if isinstance(auth, DeviceToken) else None
         token_revoke_all_for_user(user=user, request=request, keep=current_token, reason="password_changed")
+        current_family = auth.get("fam") if isinstance(auth, dict) else None
+        jwt_revoke_for_user(user=user, request=request, reason="password_changed", keep_family=current_family)
     if getattr(request, "session", None) is not None and request.session.session_key:
         update_session_auth_hash(request, user)
     audit_record(action=AuditAction.PASSWORD_CHANGED, request=request, user=user)

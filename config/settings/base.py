@@ -123,6 +123,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
 from config.settings.auth import *  # noqa: E402,F401,F403
 from config.settings.drf import *  # noqa: E402,F401,F403
+from config.settings.jwt import *  # noqa: E402,F401,F403
 from config.settings.logging import *  # noqa: E402,F401,F403
 from config.settings.security import *  # noqa: E402,F401,F403
 

@@ -8,6 +8,9 @@ REST_FRAMEWORK = {
     # would turn "no credentials" into 403). Each class returns None for a
     # credential that is not its kind, so the next one gets its turn.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # JWT first: its challenge is the one clients see (Bearer), and it
+        # returns None for Bearer values that are not Bouncer's JWTs.
+        "bouncer.tokens.jwt.authentication.JwtAuthentication",
         "bouncer.tokens.opaque.authentication.OpaqueTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",  # CSRF enforced for writes
         "bouncer.users.authentication.OptionalBasicAuthentication",

@@ -160,5 +160,20 @@ THROTTLE_RATES = {
 LOCKOUT_ATTEMPTS = env_int("BOUNCER_LOCKOUT_ATTEMPTS", 10, minimum=1)
 LOCKOUT_SECONDS = env_int("BOUNCER_LOCKOUT_SECONDS", 15 * 60, minimum=1)
 
+#: JWT signing: ES256 (default) or RS256 with a key ring; HS256 with a secret.
+JWT_ALGORITHM = env_choice("BOUNCER_JWT_ALGORITHM", "es256", ("es256", "rs256", "hs256")).upper()
+JWT_ACCESS_SECONDS = env_int("BOUNCER_JWT_ACCESS_SECONDS", 5 * 60, minimum=10)
+JWT_REFRESH_SECONDS = env_int("BOUNCER_JWT_REFRESH_SECONDS", 14 * 24 * 3600, minimum=60)
+#: Two tabs refreshing with the same token within this window both succeed.
+JWT_REUSE_GRACE_SECONDS = env_int("BOUNCER_JWT_REUSE_GRACE_SECONDS", 10, minimum=0)
+JWT_ISSUER = env_str("BOUNCER_JWT_ISSUER", "bouncer")
+JWT_AUDIENCE = env_str("BOUNCER_JWT_AUDIENCE", "bouncer-api")
+#: JSON key ring written by ``manage.py jwt_rotate_keys`` (dev default: var/).
+JWT_KEYS_FILE = env_str("BOUNCER_JWT_KEYS_FILE", str(LOCAL_DIR / "jwt_keys.json"))
+#: A single PEM private key instead of a key ring (no rotation).
+JWT_PRIVATE_KEY = env_str("BOUNCER_JWT_PRIVATE_KEY")
+#: Secret for HS256 only; defaults to SECRET_KEY.
+JWT_HS_SECRET = env_str("BOUNCER_JWT_HS_SECRET")
+
 PAGE_SIZE = env_int("BOUNCER_PAGE_SIZE", 20, minimum=1)
 LOG_LEVEL = env_choice("BOUNCER_LOG_LEVEL", "info", ("debug", "info", "warning", "error"))

@@ -24,3 +24,10 @@ LOGGING = {
     **LOGGING,  # noqa: F405
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
+
+# A file, not SQLite's default in-memory test database, so threads in the
+# concurrency tests get real connections of their own (WAL, IMMEDIATE).
+from config.settings.base import DATABASES, env  # noqa: E402
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(env.LOCAL_DIR / "test.sqlite3")}

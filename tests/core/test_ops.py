@@ -43,9 +43,10 @@ def test_openapi_schema_describes_every_endpoint_and_auth_scheme(client):
         "/api/accounts/register/", "/api/accounts/profile/", "/api/accounts/password/change/",
         "/api/accounts/login/", "/api/accounts/logout/", "/api/accounts/users/",
         "/api/auth-token/", "/api/auth-token/logout/", "/api/articles/", "/api/articles/{id}/",
+        "/api/token/", "/api/token/refresh/", "/api/token/verify/", "/api/token/blacklist/",
     ]:
         assert path in paths
-    assert set(schema["components"]["securitySchemes"]) == {"tokenAuth", "cookieAuth", "basicAuth"}
+    assert set(schema["components"]["securitySchemes"]) == {"jwtAuth", "tokenAuth", "cookieAuth", "basicAuth"}
     assert not schema["paths"]["/api/accounts/login/"]["post"].get("security")  # open endpoint
     assert {"tokenAuth": []} in schema["paths"]["/api/accounts/profile/"]["get"]["security"]
 
@@ -63,6 +64,6 @@ def test_swagger_ui_is_served_without_a_cdn(client):
 def test_admin_has_every_model(admin_client):
     for url in [
         "/admin/users/user/", "/admin/tokens/devicetoken/", "/admin/audit/auditevent/",
-        "/admin/articles/article/", "/admin/sessions/session/",
+        "/admin/articles/article/", "/admin/sessions/session/", "/admin/tokens/jwtfamily/",
     ]:
         assert admin_client.get(url).status_code == 200, url

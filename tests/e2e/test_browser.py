@@ -57,7 +57,7 @@ def test_swagger_ui_renders_every_endpoint(browser, live_server_url):
     browser.find_element(By.CSS_SELECTOR, ".btn.authorize").click()
     dialog = WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, ".auth-container")))
     text = browser.find_element(By.CSS_SELECTOR, ".modal-ux").text
-    assert dialog and "tokenAuth" in text and "basicAuth" in text and "cookieAuth" in text
+    assert dialog and all(name in text for name in ("jwtAuth", "tokenAuth", "basicAuth", "cookieAuth"))
 
 
 def test_admin_sign_in_and_read_only_audit_log(browser, live_server_url, live_server_env):

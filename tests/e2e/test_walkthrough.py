@@ -27,7 +27,7 @@ def test_register_then_profile_needs_credentials(live_server_url, registered):
     response = requests.get(f"{live_server_url}/api/accounts/profile/", timeout=10)
     assert response.status_code == 401
     assert response.json() == {"detail": "Authentication credentials were not provided."}
-    assert response.headers["WWW-Authenticate"].startswith("Token")
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="bouncer"'
 
 
 def test_session_walkthrough(live_server_url, registered):
@@ -82,3 +82,29 @@ def test_readiness_and_docs(live_server_url):
     assert docs.status_code == 200
     schema = requests.get(f"{live_server_url}/api/schema/", timeout=10)
     assert schema.status_code == 200 and b"/api/accounts/login/" in schema.content
+
+
+def test_jwt_walkthrough_and_independent_verification_from_jwks(live_server_url, registered):
+    import jwt as pyjwt
+
+    obtained = requests.post(f"{live_server_url}/api/token/", json={"username": "testuser", "password": PASSWORD}, timeout=10)
+    assert obtained.status_code == 200
+    pair = obtained.json()
+    headers = {"Authorization": f"Bearer {pair['access']}"}
+    assert requests.get(f"{live_server_url}/api/accounts/profile/", headers=headers, timeout=10).json()["username"] == "testuser"
+
+    # Another service verifies the token locally, with only the JWKS URL.
+    jwks = pyjwt.PyJWKClient(f"{live_server_url}/.well-known/jwks.json")
+    key = jwks.get_signing_key_from_jwt(pair["access"])
+    claims = pyjwt.decode(pair["access"], key.key, algorithms=["ES256"], audience="bouncer-api", issuer="bouncer")
+    assert (claims["username"], claims["token_type"]) == ("testuser", "access")
+
+    rotated = requests.post(f"{live_server_url}/api/token/refresh/", json={"refresh": pair["refresh"]}, timeout=10).json()
+    verify = requests.post(f"{live_server_url}/api/token/verify/", json={"token": rotated["access"]}, timeout=10)
+    assert verify.status_code == 200 and verify.json() == {}
+    out = requests.post(f"{live_server_url}/api/token/blacklist/", json={"refresh": rotated["refresh"]}, timeout=10)
+    assert out.status_code == 200
+    # Revocation reaches the access token at once, on whichever worker answers.
+    for _ in range(4):
+        gone = requests.get(f"{live_server_url}/api/accounts/profile/", headers={"Authorization": f"Bearer {rotated['access']}"}, timeout=10)
+        assert gone.status_code == 401 and gone.json()["code"] == "token_revoked"

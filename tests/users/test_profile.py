@@ -12,7 +12,7 @@ def test_profile_without_credentials_is_401_with_challenge(api):
     response = api.get(URL)
     assert response.status_code == 401
     assert response.json() == {"detail": "Authentication credentials were not provided."}
-    assert response["WWW-Authenticate"].startswith("Token")
+    assert response["WWW-Authenticate"] == 'Bearer realm="bouncer"'
 
 
 @pytest.mark.parametrize(

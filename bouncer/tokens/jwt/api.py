@@ -1,0 +1,106 @@
+"""JWT endpoints: ``/api/token/``, ``refresh/``, ``verify/``, ``blacklist/``, and the JWKS."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bouncer.core.permissions import SameOriginOrNonBrowser
+from bouncer.core.throttling import AccountLoginThrottle, TokenLoginThrottle
+from bouncer.tokens.jwt import services
+from bouncer.tokens.jwt.cookies import clear_token_cookies, set_token_cookies
+from bouncer.tokens.jwt.keys import jwks
+from bouncer.tokens.jwt.serializers import (
+    JwtCookieOutput,
+    JwtObtainInput,
+    JwtPairOutput,
+    JwtRefreshInput,
+    JwtVerifyInput,
+)
+from bouncer.users.services import user_authenticate
+
+
+def _respond(pair: services.TokenPair, *, cookie: bool) -> Response:
+    if not cookie:
+        return Response({"access": pair.access, "refresh": pair.refresh})
+    response = Response(JwtCookieOutput({"access_expires": pair.access_expires, "refresh_expires": pair.refresh_expires}).data)
+    set_token_cookies(response, pair)
+    return response
+
+
+def _refresh_from(request, data) -> tuple[str, bool]:
+    """The refresh token from the body, else from the cookie (cookie mode)."""
+    if data.get("refresh"):
+        return data["refresh"], False
+    cookie = request.COOKIES.get(settings.BOUNCER_JWT["REFRESH_COOKIE"])
+    if not cookie:
+        raise services.JwtRejected("token_missing", "No refresh token in the body or the refresh cookie.")
+    return cookie, True
+
+
+class JwtObtainApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [SameOriginOrNonBrowser]
+    throttle_classes = [TokenLoginThrottle, AccountLoginThrottle]
+
+    @extend_schema(request=JwtObtainInput, responses={200: JwtPairOutput}, auth=[])
+    def post(self, request):
+        data = JwtObtainInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = user_authenticate(
+            request=request, username=data.validated_data["username"], password=data.validated_data["password"], method="jwt"
+        )
+        return _respond(services.jwt_obtain(user=user, request=request), cookie=data.validated_data["cookie"])
+
+
+class JwtRefreshApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [SameOriginOrNonBrowser]
+    throttle_classes = [TokenLoginThrottle]
+
+    @extend_schema(request=JwtRefreshInput, responses={200: JwtPairOutput}, auth=[])
+    def post(self, request):
+        data = JwtRefreshInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        raw, cookie = _refresh_from(request, data.validated_data)
+        return _respond(services.jwt_refresh(raw=raw, request=request), cookie=cookie)
+
+
+class JwtVerifyApi(APIView):
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    @extend_schema(request=JwtVerifyInput, responses={200: None}, auth=[])
+    def post(self, request):
+        data = JwtVerifyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.jwt_verify(raw=data.validated_data["token"])
+        return Response({})
+
+
+class JwtLogoutApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [SameOriginOrNonBrowser]
+
+    @extend_schema(request=JwtRefreshInput, responses={200: None}, auth=[])
+    def post(self, request):
+        data = JwtRefreshInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        raw, cookie = _refresh_from(request, data.validated_data)
+        services.jwt_logout(raw=raw, request=request)
+        response = Response({})
+        if cookie:
+            clear_token_cookies(response)
+        return response
+
+
+@require_GET
+@cache_control(public=True, max_age=300)
+def jwks_view(request):
+    """Public keys for services that verify Bouncer's JWTs themselves."""
+    return JsonResponse(jwks())

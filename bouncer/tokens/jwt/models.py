@@ -1,0 +1,45 @@
+"""Refresh-token families: what Bouncer stores about JWTs (ids only, never tokens).
+
+One *family* per sign-in. Every refresh token carries its family id (``fam``)
+and its own id (``jti``); access tokens carry the family id too, so revoking
+a family reaches its access tokens through one cached marker.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class JwtFamily(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jwt_families")
+    created_at = models.DateTimeField()
+    #: The expiry of the newest refresh token; the family is purged after it.
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoke_reason = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        verbose_name = "JWT sign-in"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} since {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class JwtRefreshToken(models.Model):
+    """One issued refresh token, by id. ``used_at`` is set exactly once, by an
+    atomic conditional UPDATE (services.jwt_refresh): that is the rotation."""
+
+    jti = models.UUIDField(primary_key=True, editable=False)
+    family = models.ForeignKey(JwtFamily, on_delete=models.CASCADE, related_name="refresh_tokens")
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "JWT refresh token"
+        ordering = ["-issued_at"]

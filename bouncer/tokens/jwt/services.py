@@ -1,0 +1,183 @@
+"""JWT sign-in, refresh rotation with reuse detection, and revocation."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from bouncer.audit.models import AuditAction
+from bouncer.audit.services import audit_record
+from bouncer.core.exceptions import DomainError
+from bouncer.tokens.jwt.codec import ACCESS, REFRESH, InvalidJwt, jwt_decode, jwt_encode
+from bouncer.tokens.jwt.models import JwtFamily, JwtRefreshToken
+from bouncer.tokens.jwt.state import family_state_invalidate
+from bouncer.users.models import User
+
+#: Expired rows removed per sign-in, so the tables stay bounded without a cron job.
+PURGE_BATCH = 200
+
+
+class JwtRejected(DomainError):
+    """401 with a stable code: token_invalid, token_expired, token_revoked, token_wrong_type ..."""
+
+    status_code = 401
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__({"detail": message, "code": code})
+        self.code = code
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: str
+    refresh: str
+    access_expires: datetime
+    refresh_expires: datetime
+    family_id: uuid.UUID
+
+
+def _claims(user: User, family_id) -> dict:
+    return {"sub": str(user.pk), "fam": str(family_id), "username": user.username, "email": user.email, "is_staff": user.is_staff}
+
+
+def _mint(*, user: User, family: JwtFamily, now: datetime) -> TokenPair:
+    conf = settings.BOUNCER_JWT
+    access_life, refresh_life = conf["ACCESS_LIFETIME_SECONDS"], conf["REFRESH_LIFETIME_SECONDS"]
+    access, _ = jwt_encode(claims=_claims(user, family.pk), token_type=ACCESS, issued_at=now, lifetime=access_life)
+    refresh, jti = jwt_encode(claims={"sub": str(user.pk), "fam": str(family.pk)}, token_type=REFRESH, issued_at=now, lifetime=refresh_life)
+    refresh_expires = now + timedelta(seconds=refresh_life)
+    JwtRefreshToken.objects.create(jti=jti, family=family, issued_at=now, expires_at=refresh_expires)
+    JwtFamily.objects.filter(pk=family.pk).update(expires_at=refresh_expires)
+    return TokenPair(access, refresh, now + timedelta(seconds=access_life), refresh_expires, family.pk)
+
+
+def jwt_obtain(*, user: User, request: HttpRequest | None) -> TokenPair:
+    """A new sign-in: a new family and its first pair."""
+    now = timezone.now()
+    with transaction.atomic():
+        family = JwtFamily.objects.create(user=user, created_at=now, expires_at=now)
+        pair = _mint(user=user, family=family, now=now)
+    jwt_purge_expired(now=now)
+    audit_record(action=AuditAction.TOKEN_ISSUED, request=request, user=user, method="jwt", data={"family": str(family.pk)})
+    return pair
+
+
+def jwt_refresh(*, raw: str, request: HttpRequest | None) -> TokenPair:
+    """Rotate: the presented refresh token is retired by one conditional UPDATE.
+
+    ``UPDATE ... SET used_at = now WHERE jti = %s AND used_at IS NULL`` on the
+    row alone, so the database lets exactly one concurrent caller win. A loser
+    whose token was retired less than ``REUSE_GRACE_SECONDS`` ago is the same
+    client racing itself (two tabs) and gets a pair too; any later replay is
+    reuse: the whole family, access tokens included, is revoked.
+    """
+    claims = _decode(raw, REFRESH)
+    now = timezone.now()
+    jti = _uuid(claims["jti"])
+    with transaction.atomic():
+        won = JwtRefreshToken.objects.filter(jti=jti, used_at__isnull=True).update(used_at=now) == 1
+        row = JwtRefreshToken.objects.select_related("family__user").filter(jti=jti).first()
+        if row is None or str(row.family.user_id) != str(claims["sub"]) or str(row.family_id) != str(claims["fam"]):
+            raise JwtRejected("token_invalid", "Token is invalid.")
+        family, user = row.family, row.family.user
+        if family.revoked_at is not None or not user.is_active:
+            raise JwtRejected("token_revoked", "Token has been revoked.")
+        grace = timedelta(seconds=settings.BOUNCER_JWT["REUSE_GRACE_SECONDS"])
+        # Measured after the UPDATE, never negative (clocks of two nodes), so a
+        # grace of 0 means no loser is ever forgiven.
+        reuse = not won and max(timezone.now() - row.used_at, timedelta(0)) >= grace
+        if reuse:
+            _revoke_families([family.pk], reason="reuse", now=now)
+        else:
+            pair = _mint(user=user, family=family, now=now)
+    if reuse:
+        family_state_invalidate([family.pk])
+        audit_record(action=AuditAction.TOKEN_REUSE_DETECTED, request=request, user=user, method="jwt", data={"family": str(family.pk)})
+        raise JwtRejected("token_revoked", "Token has been revoked.")
+    audit_record(
+        action=AuditAction.TOKEN_REFRESHED, request=request, user=user, method="jwt",
+        data={"family": str(family.pk), "grace": not won},
+    )
+    return pair
+
+
+def jwt_verify(*, raw: str) -> None:
+    """200 for a valid access or refresh token of a live sign-in, else JwtRejected."""
+    try:
+        claims = jwt_decode(raw, token_type=ACCESS)
+    except InvalidJwt as exc:
+        if exc.code != "token_wrong_type":
+            raise JwtRejected(exc.code, exc.message) from None
+        claims = _decode(raw, REFRESH)
+    live = JwtFamily.objects.filter(
+        pk=_uuid(claims["fam"]), user_id=claims["sub"], revoked_at__isnull=True, user__is_active=True
+    ).exists()
+    if not live:
+        raise JwtRejected("token_revoked", "Token has been revoked.")
+
+
+def jwt_logout(*, raw: str, request: HttpRequest | None) -> None:
+    """Revoke the sign-in the refresh token belongs to (its access tokens too)."""
+    claims = _decode(raw, REFRESH)
+    family = JwtFamily.objects.select_related("user").filter(pk=_uuid(claims["fam"]), user_id=claims["sub"]).first()
+    if family is None or family.revoked_at is not None:
+        raise JwtRejected("token_revoked", "Token has been revoked.")
+    jwt_revoke_family(family=family, request=request, reason="logout")
+
+
+def jwt_revoke_family(*, family: JwtFamily, request: HttpRequest | None, reason: str) -> None:
+    _revoke_families([family.pk], reason=reason, now=timezone.now())
+    family_state_invalidate([family.pk])
+    audit_record(
+        action=AuditAction.TOKEN_REVOKED, request=request, user=family.user, method="jwt",
+        data={"family": str(family.pk), "reason": reason},
+    )
+
+
+def jwt_revoke_for_user(*, user: User, request: HttpRequest | None, reason: str, keep_family=None) -> int:
+    """Revoke every live sign-in of ``user`` (password change), except ``keep_family``."""
+    families = JwtFamily.objects.filter(user=user, revoked_at__isnull=True)
+    if keep_family is not None:
+        families = families.exclude(pk=keep_family)
+    ids = list(families.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    _revoke_families(ids, reason=reason, now=timezone.now())
+    family_state_invalidate(ids)
+    audit_record(action=AuditAction.TOKEN_REVOKED, request=request, user=user, method="jwt", data={"count": len(ids), "reason": reason})
+    return len(ids)
+
+
+def jwt_purge_expired(*, now: datetime | None = None, batch: int = PURGE_BATCH) -> int:
+    """Delete up to ``batch`` expired families and expired refresh rows."""
+    now = now or timezone.now()
+    families = list(JwtFamily.objects.filter(expires_at__lte=now).values_list("pk", flat=True)[:batch])
+    deleted = JwtFamily.objects.filter(pk__in=families).delete()[0] if families else 0
+    rows = list(JwtRefreshToken.objects.filter(expires_at__lte=now).values_list("pk", flat=True)[:batch])
+    if rows:
+        deleted += JwtRefreshToken.objects.filter(pk__in=rows).delete()[0]
+    return deleted
+
+
+def _revoke_families(ids, *, reason: str, now: datetime) -> None:
+    JwtFamily.objects.filter(pk__in=ids, revoked_at__isnull=True).update(revoked_at=now, revoke_reason=reason)
+
+
+def _decode(raw: str, token_type: str) -> dict:
+    try:
+        return jwt_decode(raw, token_type=token_type)
+    except InvalidJwt as exc:
+        raise JwtRejected(exc.code, exc.message) from None
+
+
+def _uuid(value) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise JwtRejected("token_invalid", "Token is invalid.") from None
