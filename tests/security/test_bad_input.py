@@ -99,3 +99,30 @@ def test_malformed_json_message_does_not_echo_the_body(client):
 def test_nul_byte_in_query_or_path_is_not_500(client):
     assert client.get("/api/articles/?page=%00").status_code in (400, 404)
     assert client.get("/api/articles/%00/").status_code == 404
+
+
+JWT_ENDPOINTS = ["/api/token/", "/api/token/refresh/", "/api/token/verify/", "/api/token/blacklist/"]
+JWT_BODIES = {
+    "empty": {},
+    "number": {"refresh": 12345, "token": 12345, "username": 1, "password": 2},
+    "list": {"refresh": ["a"], "token": ["a"], "username": ["a"], "password": ["b"]},
+    "nul": {"refresh": "a\x00b", "token": "a\x00b", "username": "a\x00", "password": "b"},
+    "huge": {"refresh": "x" * 100_000, "token": "x" * 100_000, "username": "x" * 100_000, "password": "p"},
+    "not_a_jwt": {"refresh": "not.a.jwt", "token": "not.a.jwt", "username": "alice", "password": "wrong"},
+    "unknown_field": {"refresh": "a", "token": "a", "is_staff": True},
+}
+
+
+@pytest.mark.parametrize("url", JWT_ENDPOINTS)
+@pytest.mark.parametrize("kind", sorted(JWT_BODIES))
+def test_jwt_endpoints_answer_4xx_json_to_bad_bodies_and_change_nothing(api, user, url, kind):
+    from bouncer.tokens.jwt.models import JwtFamily, JwtRefreshToken
+
+    before = (snapshot(), JwtFamily.objects.count(), JwtRefreshToken.objects.count())
+    response = api.post(url, JWT_BODIES[kind], format="json")
+    assert 400 <= response.status_code < 500, response.content
+    assert isinstance(response.json(), dict) and response.json()
+    after = (snapshot(), JwtFamily.objects.count(), JwtRefreshToken.objects.count())
+    if url == "/api/token/" and kind == "not_a_jwt":
+        after = (after[0][:4] + (before[0][4],), *after[1:])  # a failed sign-in is audited
+    assert after == before

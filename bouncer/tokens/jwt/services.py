@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from bouncer.users.models import User
 
 #: Expired rows removed per sign-in, so the tables stay bounded without a cron job.
 PURGE_BATCH = 200
+PURGE_EVERY_N_REFRESHES = 50
 
 
 class JwtRejected(DomainError):
@@ -104,6 +106,10 @@ def jwt_refresh(*, raw: str, request: HttpRequest | None) -> TokenPair:
         action=AuditAction.TOKEN_REFRESHED, request=request, user=user, method="jwt",
         data={"family": str(family.pk), "grace": not won},
     )
+    if secrets.randbelow(PURGE_EVERY_N_REFRESHES) == 0:
+        # Sign-ins purge every time; long-lived sign-ins that only refresh
+        # also retire expired rows, on about one refresh in N.
+        jwt_purge_expired(now=now)
     return pair
 
 
