@@ -6,9 +6,11 @@ needs before it runs, with the standard library, and only to 127.0.0.1.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
@@ -38,6 +40,39 @@ class Response:
         return None
 
 
+@dataclass(eq=False)
+class TokenChain:
+    """Single-use tokens for a request that spends one and answers the next (refresh rotation).
+
+    wrk (``wrk/request.lua``) keeps a queue per thread: each request takes a
+    token from it, each 200 answer puts the token it carries back, so every
+    token is sent exactly once and every sign-in (token family) has at most
+    one request in flight. The tokens left when wrk stops come back here for
+    the next run; a request still in flight then is lost with its sign-in,
+    and ``refill`` (a new sign-in) makes up for it before the next run.
+    """
+
+    #: The JSON field that carries the token, in the request body and in the answer.
+    field: str
+    #: Returns a fresh token (one new sign-in).
+    refill: Callable[[], str]
+    tokens: list[str] = field(default_factory=list)
+    #: Sign-ins made by ``refill`` (the first ones included).
+    refills: int = 0
+
+    def top_up(self, count: int) -> int:
+        """Make sure at least ``count`` unused tokens are ready; returns how many were added."""
+        added = 0
+        while len(self.tokens) < count:
+            self.tokens.append(self.refill())
+            self.refills += 1
+            added += 1
+        return added
+
+    def body(self, token: str) -> str:
+        return json.dumps({self.field: token}, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class Request:
     """One request, as wrk will repeat it (also sent once by ``Client.send`` to check it)."""
@@ -50,6 +85,8 @@ class Request:
     expect_status: int = 200
     #: A substring the answer's body must contain (checked once, before the load).
     expect_body: str = ""
+    #: Set when each request spends a single-use token from the body (``body`` is then ignored).
+    chain: TokenChain | None = field(default=None, compare=False)
 
 
 def json_post(path: str, data: dict[str, Any], *, expect_status: int = 200, expect_body: str = "") -> Request:
@@ -85,11 +122,20 @@ class Client:
             return Response(error.code, list(error.headers.items()), error.read())
 
     def check(self, request: Request) -> Response:
-        """Send ``request`` once; raise unless it gets the expected status and body."""
+        """Send ``request`` once; raise unless it gets the expected status and body.
+
+        A chained request spends one of its tokens and keeps the one answered.
+        """
+        chain = request.chain
+        if chain is not None:
+            chain.top_up(1)
+            request = dataclasses.replace(request, body=chain.body(chain.tokens.pop(0)), chain=None)
         response = self.send(request)
         if response.status != request.expect_status or request.expect_body.encode() not in response.body:
             raise RuntimeError(
                 f"{request.method} {request.path} answered {response.status} "
                 f"(expected {request.expect_status}): {response.body[:300]!r}"
             )
+        if chain is not None:
+            chain.tokens.append(response.json()[chain.field])
         return response

@@ -85,7 +85,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per server")
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"], help="gunicorn worker class")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gthread)")
-    parser.add_argument("--scenarios", default="", help="comma-separated scenario names (default: all)")
+    parser.add_argument(
+        "--scenarios", default="", help="comma-separated scenario names (default: all but the optional ones)"
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="run the optional scenarios too (jwt_*_1m: seeds a million refresh-token rows first)",
+    )
     parser.add_argument("--list", action="store_true", help="list the scenarios and targets, and exit")
     parser.add_argument(
         "--settings",
@@ -125,11 +132,13 @@ def check_loopback(args: argparse.Namespace) -> None:
     redis_db = urlsplit(args.redis_url).path.strip("/") or "0"
     if not redis_db.isdigit() or int(redis_db) == 0:
         raise BenchError("--redis-url must name a Redis database other than 0 (e.g. /12): the run flushes it")
+    if int(redis_db) + sum(1 for server in SERVERS if server.database) > 15:
+        raise BenchError("--redis-url: servers with a database of their own use the next Redis databases; pick <= 12")
 
 
-def select_scenarios(names: str) -> list[Scenario]:
+def select_scenarios(names: str, *, include_optional: bool = False) -> list[Scenario]:
     if not names:
-        return list(SCENARIOS)
+        return [scenario for scenario in SCENARIOS if include_optional or not scenario.optional]
     known = {scenario.name: scenario for scenario in SCENARIOS}
     wanted = [name.strip() for name in names.split(",") if name.strip()]
     unknown = [name for name in wanted if name not in known]
@@ -221,12 +230,16 @@ class Storage:
     def redis_version(self) -> str:
         return str(self._redis.info("server").get("redis_version", "unknown"))
 
-    def create(self) -> None:
+    def create(self, *, template: str | None = None) -> None:
+        """Create the database, empty or as a copy of ``template`` (which nobody may be connected to)."""
         from psycopg import sql
 
         self.drop()  # a run that was killed may have left it
         with self._admin() as connection:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
+            statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database))
+            if template:
+                statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            connection.execute(statement)
         self.created = True
         self._redis.flushdb()
 
@@ -247,6 +260,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def storage_for(args: argparse.Namespace, suffix: str, index: int) -> Storage:
+    """The run's database and Redis database (index 0), or another pair: the
+    database name plus ``suffix``, the Redis database number plus ``index``."""
+    parts = urlsplit(args.redis_url)
+    redis_db = int(parts.path.strip("/") or "0") + index
+    return Storage(
+        postgres_url=args.postgres_url,
+        database=args.database + suffix,
+        redis_url=parts._replace(path=f"/{redis_db}").geturl(),
+    )
+
+
 def server_env(*, settings: str, storage: Storage, local_dir: Path) -> dict[str, str]:
     env = {
         key: value
@@ -263,6 +288,8 @@ def server_env(*, settings: str, storage: Storage, local_dir: Path) -> dict[str,
         BOUNCER_ENV="development",
         BOUNCER_THROTTLE_RELAXED="1",
         BOUNCER_LOCAL_DIR=str(local_dir),
+        # Access JWTs taken before the load must outlive the run (default 300 s).
+        BOUNCER_JWT_ACCESS_SECONDS="7200",
         DJANGO_DEBUG="0",
         ALLOWED_HOSTS=f"{LOOPBACK},localhost",
         PYTHONUNBUFFERED="1",
@@ -390,7 +417,12 @@ SERVICES = ("postgres", "redis-server")
 
 
 def process_ticks() -> dict[int, tuple[str, int]]:
-    """Every process: pid -> (name, user + system clock ticks so far)."""
+    """Every process: pid -> (name, user + system clock ticks so far).
+
+    For PostgreSQL and Redis, the time of their children that ended (and were
+    reaped) counts too: a parallel query's workers live for one query, and
+    their CPU would otherwise look like another program's.
+    """
     found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -398,7 +430,10 @@ def process_ticks() -> dict[int, tuple[str, int]]:
                 stat = (entry / "stat").read_text()
                 name = stat[stat.index("(") + 1 : stat.rindex(")")]
                 fields = stat.rsplit(")", 1)[1].split()
-                found[int(entry.name)] = (name, int(fields[11]) + int(fields[12]))
+                ticks = int(fields[11]) + int(fields[12])
+                if name in SERVICES:
+                    ticks += int(fields[13]) + int(fields[14])  # cutime + cstime
+                found[int(entry.name)] = (name, ticks)
     return found
 
 
@@ -498,6 +533,14 @@ def run_wrk(wrk: str, url: str, request: Request, *, duration: int, args: argpar
         "BENCH_BODY": request.body,
         "BENCH_HEADERS": "\n".join(f"{name}: {value}" for name, value in request.headers.items()),
     }
+    if request.chain is not None:
+        if len(request.chain.tokens) < args.connections:
+            raise BenchError(f"{len(request.chain.tokens)} chained tokens for {args.connections} connections")
+        env.update(
+            BENCH_CHAIN_FIELD=request.chain.field,
+            BENCH_CHAIN_TOKENS="\n".join(request.chain.tokens),
+            BENCH_THREADS=str(args.wrk_threads),
+        )
     command = [
         wrk, f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{duration}s",
         "--timeout", f"{args.timeout}s", "--latency", "-s", str(LUA), url + request.path,
@@ -508,7 +551,17 @@ def run_wrk(wrk: str, url: str, request: Request, *, duration: int, args: argpar
     raw = parse_marker(result.stdout, "BENCH_RESULT")
     seconds = raw["duration_us"] / 1e6
     errors = sum(raw["errors"].values())
+    chain = {}
+    if request.chain is not None:
+        given = len(request.chain.tokens)
+        line = next((line for line in result.stdout.splitlines() if line.startswith("BENCH_CHAIN")), None)
+        if line is None:
+            raise BenchError(f"no BENCH_CHAIN line in wrk's output:\n{result.stdout}")
+        # The tokens wrk did not spend; those spent by requests still in flight are lost.
+        request.chain.tokens = line.split()[1:]
+        chain = {"chain_tokens_given": given, "chain_tokens_back": len(request.chain.tokens)}
     return {
+        **chain,
         "requests": raw["requests"],
         "seconds": round(seconds, 3),
         "rps": raw["requests"] / seconds if seconds else 0.0,
@@ -522,6 +575,17 @@ def run_wrk(wrk: str, url: str, request: Request, *, duration: int, args: argpar
 
 
 # --- report -------------------------------------------------------------------
+
+
+def top_up(request: Request, args: argparse.Namespace) -> int:
+    """A chained request: sign in again for the tokens lost in flight at the end of the last run.
+
+    Done before waiting for the servers to be idle, so these sign-ins (Argon2id)
+    are never charged to a measured run. Returns the sign-ins added.
+    """
+    if request.chain is None:
+        return 0
+    return request.chain.top_up(args.connections + args.wrk_threads)
 
 
 def summarize(scenarios: list[Scenario], runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
@@ -632,17 +696,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.list:
         for scenario in SCENARIOS:
-            print(f"{scenario.name:<24} [{scenario.server}] {scenario.description}")
+            optional = "  (optional: --all)" if scenario.optional else ""
+            print(f"{scenario.name:<24} [{scenario.server}] {scenario.description}{optional}")
         for target in TARGETS:
             print(f"target: {target.description}")
         return 0
     check_loopback(args)
-    scenarios = select_scenarios(args.scenarios)
+    scenarios = select_scenarios(args.scenarios, include_optional=args.all)
     wrk = shutil.which("wrk")
     if wrk is None:
         raise BenchError(WRK_INSTALL_HINT)
 
-    storage = Storage(postgres_url=args.postgres_url, database=args.database, redis_url=args.redis_url)
+    storage = storage_for(args, "", 0)
     specs = {server.name: server for server in SERVERS}
     for override in args.settings:
         name, _, module = override.partition("=")
@@ -650,6 +715,11 @@ def main(argv: list[str] | None = None) -> int:
             raise BenchError(f"--settings {override!r}: expected SERVER=MODULE with SERVER one of {', '.join(specs)}")
         specs[name] = dataclasses.replace(specs[name], settings=module)
     needed = [specs[name] for name in dict.fromkeys(scenario.server for scenario in scenarios)]
+    # Servers with a database of their own get it, and a Redis database of their own.
+    storages = {"": storage}
+    for spec in needed:
+        if spec.database and spec.database not in storages:
+            storages[spec.database] = storage_for(args, spec.database, len(storages))
     work_dir = Path(tempfile.mkdtemp(prefix="bouncer-bench-"))
     servers: dict[str, RunningServer] = {}
     problems: list[str] = []
@@ -662,16 +732,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Preparing database {args.database} and {args.redis_url} ...", flush=True)
         storage.create()
         for spec in needed:
-            env = server_env(settings=spec.settings, storage=storage, local_dir=work_dir)
+            env = server_env(settings=spec.settings, storage=storages[spec.database], local_dir=work_dir)
             servers[spec.name] = RunningServer(spec, free_port(), env, work_dir / f"{spec.name}.log")
-        first = next(iter(servers.values()))
+        first = next(server for server in servers.values() if not server.spec.database)
         first.manage("migrate", "--noinput")
         for server in servers.values():
-            if server.spec.migrate:
+            if server.spec.migrate and not server.spec.database:
                 server.manage("migrate", "--noinput")
         first.manage("collectstatic", "--noinput")
+        # The JWT signing key ring, made once: left to the first request, each
+        # gunicorn worker would make its own.
+        first.manage("jwt_rotate_keys")
+        for suffix, other in storages.items():
+            if suffix:
+                other.create(template=storage.database)  # the migrated schema, no rows yet
         for server in servers.values():
             server.setup = server.run_setup()
+        seeds = {}
+        for server in servers.values():
+            if server.spec.seed:
+                print(f"Seeding the database of {server.spec.name} ...", flush=True)
+                output = server.manage("shell", "-c", server.spec.seed, timeout=900)
+                seeds[server.spec.name] = parse_marker(output, "BENCH_SEED")
+                print(f"  {seeds[server.spec.name]}", flush=True)
 
         print("Starting gunicorn: " + ", ".join(f"{s.spec.name} on :{s.port}" for s in servers.values()), flush=True)
         for server in servers.values():
@@ -685,11 +768,13 @@ def main(argv: list[str] | None = None) -> int:
             client = Client(port=server.port, setup=server.setup)
             requests[scenario.name] = scenario.prepare(client)
             client.check(requests[scenario.name])
+            top_up(requests[scenario.name], args)
 
         running = list(servers.values())
         if args.warmup:
             print(f"Warming up ({args.warmup} s per scenario) ...", flush=True)
             for scenario in scenarios:
+                top_up(requests[scenario.name], args)
                 wait_idle(running)
                 run_wrk(
                     wrk, servers[scenario.server].base_url, requests[scenario.name], duration=args.warmup, args=args
@@ -706,6 +791,7 @@ def main(argv: list[str] | None = None) -> int:
             round_number += 1
             disturbed = False
             for scenario in scenarios:
+                refilled = top_up(requests[scenario.name], args)
                 waited = wait_idle(running)
                 with CpuMeter(server_pids) as meter:
                     run = run_wrk(
@@ -717,6 +803,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 run["round"] = round_number
                 run["idle_wait_s"] = round(waited, 2)
+                if requests[scenario.name].chain is not None:
+                    run["chain_sign_ins_added"] = refilled
                 run["cpu"] = meter.as_dict()
                 all_runs[scenario.name].append(run)
                 print(
@@ -790,6 +878,7 @@ def main(argv: list[str] | None = None) -> int:
             "summary": summary,
             "targets": check_targets(summary),
             "servers": server_results,
+            "seeds": seeds,
             "rounds_run": round_number,
             "rounds_counted": counted,
             "runs": all_runs,
@@ -818,9 +907,10 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         for server in servers.values():
             server.stop()
-        if storage.created:
-            with contextlib.suppress(Exception):
-                storage.drop()
+        for each in reversed(storages.values()):
+            if each.created:
+                with contextlib.suppress(Exception):
+                    each.drop()
         if not args.keep_logs:
             shutil.rmtree(work_dir, ignore_errors=True)
 

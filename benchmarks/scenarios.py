@@ -15,12 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.client import Client, Request, json_post
+from benchmarks.client import Client, Request, TokenChain, json_post
 
 PASSWORD = "bench-Correct-Horse-2718"
 PROFILE = "/api/accounts/profile/"
 LOGIN = "/api/accounts/login/"
 TOKEN_LOGIN = "/api/auth-token/"
+JWT_OBTAIN = "/api/token/"
+JWT_REFRESH = "/api/token/refresh/"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,12 @@ class Server:
     migrate: bool = False
     #: Returns a problem found in the setup output, or None.
     check_setup: Callable[[dict[str, Any]], str | None] | None = None
+    #: A database (and Redis database) of its own: this suffix on the run's
+    #: database name, created from the migrated one. Empty: the shared one.
+    database: str = ""
+    #: Python run once by ``manage.py shell -c`` after ``setup``, before the
+    #: server starts, to fill its database; prints ``BENCH_SEED <json>``.
+    seed: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,8 @@ class Scenario:
     prepare: Callable[[Client], Request]
     #: Shown in the report's table, not used in any computation.
     group: str = ""
+    #: Runs only when named in ``--scenarios`` or with ``--all`` (it makes the run much longer).
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,56 @@ def check_pbkdf2_default(setup: dict[str, Any]) -> str | None:
     return None
 
 
+# One million refresh-token rows, as a busy deployment accumulates them within
+# the 14-day refresh lifetime: 100,000 sign-ins (families) of 1,000 users, 10
+# rotations each (9 used, the newest not), 5% of the families revoked. Every
+# expiry is in the future, so the purge on sign-in removes none of them.
+SEED_USERS = 1_000
+SEED_FAMILIES = 100_000
+SEED_ROWS_PER_FAMILY = 10
+SEED_SQL = """
+WITH families AS (
+    INSERT INTO tokens_jwtfamily (id, user_id, created_at, expires_at, revoked_at, revoke_reason)
+    SELECT gen_random_uuid(), (%(users)s::bigint[])[1 + g %% cardinality(%(users)s::bigint[])],
+           now() - interval '12 days' + g * interval '10 seconds',
+           now() + interval '2 days' + g * interval '10 seconds' + (%(rows)s - 1) * interval '1 hour',
+           CASE WHEN g %% 20 = 0 THEN now() - interval '1 hour' END,
+           CASE WHEN g %% 20 = 0 THEN 'logout' ELSE '' END
+    FROM generate_series(1, %(families)s) AS g
+    RETURNING id, created_at
+)
+INSERT INTO tokens_jwtrefreshtoken (jti, family_id, issued_at, expires_at, used_at)
+SELECT gen_random_uuid(), families.id,
+       families.created_at + k * interval '1 hour',
+       families.created_at + k * interval '1 hour' + interval '14 days',
+       CASE WHEN k < %(rows)s - 1 THEN families.created_at + (k + 1) * interval '1 hour' END
+FROM families CROSS JOIN generate_series(0, %(rows)s - 1) AS k
+"""
+JWT_SEED = (
+    "import json, time\n"
+    "from django.db import connection\n"
+    "from bouncer.users.models import User\n"
+    "started = time.monotonic()\n"
+    f"users = User.objects.bulk_create([User(username=f'seed{{i:04d}}', email=f'seed{{i:04d}}@example.com',"
+    f" password='!') for i in range({SEED_USERS})], batch_size=1000)\n"
+    "with connection.cursor() as cursor:\n"
+    f"    cursor.execute({SEED_SQL!r}, {{'users': [u.pk for u in users], 'families': {SEED_FAMILIES},"
+    f" 'rows': {SEED_ROWS_PER_FAMILY}}})\n"
+    # As autovacuum would leave them (so it does not start during the rounds),
+    # with the seed's dirty pages written out.
+    "    cursor.execute('VACUUM ANALYZE tokens_jwtfamily')\n"
+    "    cursor.execute('VACUUM ANALYZE tokens_jwtrefreshtoken')\n"
+    "    cursor.execute('CHECKPOINT')\n"
+    "    cursor.execute('SELECT count(*) FROM tokens_jwtfamily')\n"
+    "    families = cursor.fetchone()[0]\n"
+    "    cursor.execute('SELECT count(*), count(*) FILTER (WHERE expires_at <= now()),"
+    " pg_total_relation_size(%s) FROM tokens_jwtrefreshtoken', ['tokens_jwtrefreshtoken'])\n"
+    "    rows, expired, size = cursor.fetchone()\n"
+    "print('BENCH_SEED ' + json.dumps({'users': len(users), 'families': families, 'refresh_rows': rows,"
+    " 'expired_rows': expired, 'refresh_table_mib': round(size / 2**20, 1),"
+    " 'seconds': round(time.monotonic() - started, 1)}))\n"
+)
+
 SERVERS = [
     Server(
         name="bouncer",
@@ -129,6 +189,15 @@ SERVERS = [
         description="Stock DRF: database sessions and rest_framework.authtoken TokenAuthentication",
         setup=user_setup("bench_stock", drf_authtoken=True),
         migrate=True,
+    ),
+    Server(
+        name="jwt1m",
+        settings="config.settings.base",
+        description="Bouncer as configured, its own database seeded with 1M refresh-token rows",
+        setup=user_setup("bench_jwt1m"),
+        check_setup=check_argon2id_owasp,
+        database="_1m",
+        seed=JWT_SEED,
     ),
 ]
 
@@ -168,6 +237,29 @@ def profile_with_drf_authtoken(client: Client) -> Request:
 def session_login(client: Client) -> Request:
     return json_post(
         LOGIN, {"username": client.setup["username"], "password": PASSWORD}, expect_body="Login successful"
+    )
+
+
+def jwt_pair(client: Client) -> dict[str, str]:
+    """A new JWT sign-in (one Argon2id hash): {"access", "refresh"}."""
+    body = {"username": client.setup["username"], "password": PASSWORD}
+    return client.check(json_post(JWT_OBTAIN, body, expect_body='"refresh"')).json()
+
+
+def profile_with_jwt(client: Client) -> Request:
+    access = jwt_pair(client)["access"]
+    return Request(PROFILE, headers={"Authorization": f"Bearer {access}"}, expect_body=client.setup["username"])
+
+
+def jwt_obtain(client: Client) -> Request:
+    return json_post(JWT_OBTAIN, {"username": client.setup["username"], "password": PASSWORD}, expect_body='"refresh"')
+
+
+def jwt_refresh(client: Client) -> Request:
+    """Refresh with rotation, chained: each request spends the token the previous one got."""
+    chain = TokenChain(field="refresh", refill=lambda: jwt_pair(client)["refresh"])
+    return Request(
+        JWT_REFRESH, method="POST", headers={"Content-Type": "application/json"}, expect_body='"refresh"', chain=chain
     )
 
 
@@ -221,6 +313,43 @@ SCENARIOS = [
         prepare=profile_with_drf_authtoken,
         group="stock DRF",
     ),
+    Scenario(
+        name="profile_jwt",
+        server="bouncer",
+        description="GET profile, Authorization: Bearer (ES256 access JWT)",
+        prepare=profile_with_jwt,
+        group="jwt",
+    ),
+    Scenario(
+        name="jwt_obtain",
+        server="bouncer",
+        description="POST /api/token/: Argon2id, a new sign-in, access + refresh",
+        prepare=jwt_obtain,
+        group="jwt",
+    ),
+    Scenario(
+        name="jwt_refresh",
+        server="bouncer",
+        description="POST /api/token/refresh/: rotation, chained",
+        prepare=jwt_refresh,
+        group="jwt",
+    ),
+    Scenario(
+        name="jwt_refresh_1m",
+        server="jwt1m",
+        description="the same refresh, 1M refresh rows in the database",
+        prepare=jwt_refresh,
+        group="jwt 1M rows",
+        optional=True,
+    ),
+    Scenario(
+        name="jwt_obtain_1m",
+        server="jwt1m",
+        description="the same sign-in, 1M refresh rows in the database",
+        prepare=jwt_obtain,
+        group="jwt 1M rows",
+        optional=True,
+    ),
 ]
 
 #: Every ratio in the report is to this scenario's median req/s.
@@ -230,4 +359,9 @@ TARGETS = [
     Target("profile_session", "floor", 0.40, "session-authenticated profile at >= 40% of the floor"),
     Target("profile_token", "floor", 0.40, "token-authenticated profile at >= 40% of the floor"),
     Target("login_argon2", "login_pbkdf2", 5.0, "Argon2id login at >= 5x the rate of Django's default PBKDF2"),
+    Target("profile_jwt", "floor", 0.50, "JWT-authenticated profile at >= 50% of the floor"),
+    Target("jwt_refresh", "floor", 0.12, "JWT refresh (rotation, chained) at >= 12% of the floor"),
+    # Not from an issue: refresh must not slow down as refresh rows accumulate.
+    Target("jwt_refresh_1m", "jwt_refresh", 0.90, "JWT refresh with 1M refresh rows at >= 90% of the rate without"),
+    Target("jwt_obtain_1m", "jwt_obtain", 0.90, "JWT sign-in with 1M refresh rows at >= 90% of the rate without"),
 ]
