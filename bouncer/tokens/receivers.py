@@ -3,6 +3,7 @@
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from bouncer.tokens.jwt.state import family_state_invalidate_for_user
 from bouncer.tokens.opaque.cache import token_cache_invalidate
 from bouncer.tokens.opaque.models import DeviceToken
 from bouncer.users.usercache import user_cache_invalidated
@@ -17,5 +18,6 @@ def token_changed(sender, instance: DeviceToken, created: bool = False, **kwargs
 
 @receiver(user_cache_invalidated, dispatch_uid="tokens_cache_invalidate_on_user_change")
 def user_changed(sender, user_id, **kwargs) -> None:
-    # Each token entry carries a copy of its user: drop them all.
+    # DRF-token and JWT-family entries carry a copy of their user: drop them all.
     token_cache_invalidate(digests=DeviceToken.objects.filter(user_id=user_id).values_list("digest", flat=True))
+    family_state_invalidate_for_user(user_id)

@@ -17,7 +17,8 @@ class JwtFamily(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jwt_families")
     created_at = models.DateTimeField()
-    #: The expiry of the newest refresh token; the family is purged after it.
+    #: Never earlier than the expiry of the family's newest refresh token (it is
+    #: moved forward at most once a day, not on every rotation); purged after it.
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoke_reason = models.CharField(max_length=32, blank=True)
@@ -37,7 +38,8 @@ class JwtRefreshToken(models.Model):
     jti = models.UUIDField(primary_key=True, editable=False)
     family = models.ForeignKey(JwtFamily, on_delete=models.CASCADE, related_name="refresh_tokens")
     issued_at = models.DateTimeField()
-    expires_at = models.DateTimeField()
+    #: Indexed: the purge looks rows up by expiry (a scan of the whole table otherwise).
+    expires_at = models.DateTimeField(db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

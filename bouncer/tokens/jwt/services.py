@@ -23,6 +23,7 @@ from bouncer.users.models import User
 #: Expired rows removed per sign-in, so the tables stay bounded without a cron job.
 PURGE_BATCH = 200
 PURGE_EVERY_N_REFRESHES = 50
+FAMILY_EXPIRY_SLACK = timedelta(days=1)
 
 
 class JwtRejected(DomainError):
@@ -55,18 +56,22 @@ def _mint(*, user: User, family: JwtFamily, now: datetime) -> TokenPair:
     refresh, jti = jwt_encode(claims={"sub": str(user.pk), "fam": str(family.pk)}, token_type=REFRESH, issued_at=now, lifetime=refresh_life)
     refresh_expires = now + timedelta(seconds=refresh_life)
     JwtRefreshToken.objects.create(jti=jti, family=family, issued_at=now, expires_at=refresh_expires)
-    JwtFamily.objects.filter(pk=family.pk).update(expires_at=refresh_expires)
+    if family.expires_at < refresh_expires:
+        # One write a day per sign-in instead of one per rotation: the family
+        # outlives its newest token by up to FAMILY_EXPIRY_SLACK.
+        family.expires_at = refresh_expires + FAMILY_EXPIRY_SLACK
+        JwtFamily.objects.filter(pk=family.pk).update(expires_at=family.expires_at)
     return TokenPair(access, refresh, now + timedelta(seconds=access_life), refresh_expires, family.pk)
 
 
 def jwt_obtain(*, user: User, request: HttpRequest | None) -> TokenPair:
     """A new sign-in: a new family and its first pair."""
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic():  # one commit: family, refresh row, audit row
         family = JwtFamily.objects.create(user=user, created_at=now, expires_at=now)
         pair = _mint(user=user, family=family, now=now)
+        audit_record(action=AuditAction.TOKEN_ISSUED, request=request, user=user, method="jwt", data={"family": str(family.pk)})
     jwt_purge_expired(now=now)
-    audit_record(action=AuditAction.TOKEN_ISSUED, request=request, user=user, method="jwt", data={"family": str(family.pk)})
     return pair
 
 
@@ -94,18 +99,20 @@ def jwt_refresh(*, raw: str, request: HttpRequest | None) -> TokenPair:
         # Measured after the UPDATE, never negative (clocks of two nodes), so a
         # grace of 0 means no loser is ever forgiven.
         reuse = not won and max(timezone.now() - row.used_at, timedelta(0)) >= grace
+        # The audit row shares the rotation's transaction: one commit (one
+        # WAL flush) per refresh, and no rotation without its audit row.
         if reuse:
             _revoke_families([family.pk], reason="reuse", now=now)
+            audit_record(action=AuditAction.TOKEN_REUSE_DETECTED, request=request, user=user, method="jwt", data={"family": str(family.pk)})
         else:
             pair = _mint(user=user, family=family, now=now)
+            audit_record(
+                action=AuditAction.TOKEN_REFRESHED, request=request, user=user, method="jwt",
+                data={"family": str(family.pk), "grace": not won},
+            )
     if reuse:
         family_state_invalidate([family.pk])
-        audit_record(action=AuditAction.TOKEN_REUSE_DETECTED, request=request, user=user, method="jwt", data={"family": str(family.pk)})
         raise JwtRejected("token_revoked", "Token has been revoked.")
-    audit_record(
-        action=AuditAction.TOKEN_REFRESHED, request=request, user=user, method="jwt",
-        data={"family": str(family.pk), "grace": not won},
-    )
     if secrets.randbelow(PURGE_EVERY_N_REFRESHES) == 0:
         # Sign-ins purge every time; long-lived sign-ins that only refresh
         # also retire expired rows, on about one refresh in N.
