@@ -73,7 +73,6 @@ def test_warm_session_request_reads_user_and_session_in_one_round_trip(user, mon
     from bouncer.users import usercache
 
     client = session_client(user)
-    cache.delete(usercache.user_cache_key(user.pk))  # the sign-in's tombstone expired
     assert client.get(URL).status_code == 200  # the worker learns which user the session holds
 
     calls = []
@@ -121,3 +120,17 @@ def test_invalidation_is_repeated_when_the_transaction_commits(user, django_capt
         # caches it (the race the on-commit pass exists for).
         cache.set(user_cache_key(user.pk), stale)
     assert user_cache_get(user_id=user.pk).is_active is False
+
+
+def test_sign_in_does_not_invalidate_cached_copies_but_other_saves_do(user, monkeypatch):
+    from bouncer.users import receivers
+
+    calls = []
+    monkeypatch.setattr(receivers, "user_cache_invalidate", lambda **kw: calls.append(kw["user_id"]))
+    session_client(user)  # saves last_login only
+    assert calls == []
+    user.first_name = "Alice"
+    user.save(update_fields=["first_name"])
+    user.is_active = False
+    user.save()
+    assert calls == [user.pk, user.pk]

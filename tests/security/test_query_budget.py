@@ -7,10 +7,8 @@ Basic always loads the user to check the password.
 """
 
 import pytest
-from django.core.cache import cache
 from django.test import override_settings
 
-from bouncer.users.usercache import user_cache_key
 from tests.conftest import basic_client, session_client, token_client
 
 pytestmark = pytest.mark.django_db
@@ -27,9 +25,6 @@ def auth_cache(request):
 @pytest.mark.parametrize("factory", [session_client, token_client], ids=["session", "token"])
 def test_profile_query_budget(user, auth_cache, factory, django_assert_num_queries):
     client = factory(user)
-    # Signing in saved last_login, which left a short-lived tombstone on the
-    # cached user (bouncer.core.modelcache); let it expire.
-    cache.delete(user_cache_key(user.pk))
     client.get(URL)  # warm: the first read fills the caches
     with django_assert_num_queries(0 if auth_cache else 1):
         assert client.get(URL).status_code == 200

@@ -353,11 +353,6 @@ def test_hs256_is_available_by_configuration(api, user):
 def test_jwt_profile_query_budget(api, user, auth_cache, queries, django_assert_num_queries):
     with override_settings(BOUNCER_AUTH_CACHE_SECONDS=auth_cache):
         access = obtain(api).json()["access"]
-        from django.core.cache import cache
-
-        from bouncer.users.usercache import user_cache_key
-
-        cache.delete(user_cache_key(user.pk))  # the sign-in's tombstone expired
         bearer(api, access).get(PROFILE)  # warm
         with django_assert_num_queries(queries):
             assert api.get(PROFILE).status_code == 200
