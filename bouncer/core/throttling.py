@@ -38,6 +38,10 @@ class TokenLoginThrottle(ClientAddressThrottle):
     scope = "token"
 
 
+class RefreshThrottle(ClientAddressThrottle):
+    scope = "refresh"
+
+
 class RegisterThrottle(ClientAddressThrottle):
     scope = "register"
 

@@ -154,6 +154,9 @@ THROTTLE_RATES = {
     "login_account": env_str("BOUNCER_THROTTLE_LOGIN_ACCOUNT", "5/min"),
     "register": env_str("BOUNCER_THROTTLE_REGISTER", "5/hour"),
     "token": env_str("BOUNCER_THROTTLE_TOKEN", "10/min"),
+    # Refreshes happen without a human every few minutes per tab, and many
+    # users may share one address (an office NAT): a higher per-address rate.
+    "refresh": env_str("BOUNCER_THROTTLE_REFRESH", "120/min"),
 }
 
 #: Failed sign-ins for one username, within the window, that lock it for a while.

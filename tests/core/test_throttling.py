@@ -65,3 +65,9 @@ def test_default_rates_allow_a_human_but_stop_a_script(api, user):
     codes = [api.post("/api/accounts/login/", {"username": "alice", "password": "bad"}, format="json").status_code for _ in range(6)]
     assert codes[:5] == [400] * 5
     assert codes[5] == 429
+
+
+def test_jwt_refresh_has_its_own_per_address_rate(api):
+    with override_settings(REST_FRAMEWORK=rates(refresh="2/min", token="100/min")):
+        codes = [api.post("/api/token/refresh/", {"refresh": "x.y.z"}, format="json").status_code for _ in range(3)]
+    assert codes == [401, 401, 429]

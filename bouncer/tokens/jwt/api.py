@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bouncer.core.permissions import SameOriginOrNonBrowser
-from bouncer.core.throttling import AccountLoginThrottle, TokenLoginThrottle
+from bouncer.core.throttling import AccountLoginThrottle, RefreshThrottle, TokenLoginThrottle
 from bouncer.tokens.jwt import services
 from bouncer.tokens.jwt.cookies import clear_token_cookies, set_token_cookies
 from bouncer.tokens.jwt.keys import jwks
@@ -61,7 +61,7 @@ class JwtObtainApi(APIView):
 class JwtRefreshApi(APIView):
     authentication_classes: list = []
     permission_classes = [SameOriginOrNonBrowser]
-    throttle_classes = [TokenLoginThrottle]
+    throttle_classes = [RefreshThrottle]
 
     @extend_schema(request=JwtRefreshInput, responses={200: JwtPairOutput}, auth=[])
     def post(self, request):
