@@ -53,9 +53,15 @@ class PasswordChangeInput(StrictInput):
     new_password = StrictCharField(max_length=4096, trim_whitespace=False, write_only=True)
 
 
-class SessionLoginInput(StrictInput):
+class CredentialsInput(StrictInput):
+    """Username and password: the body of every password sign-in."""
+
     username = StrictCharField(max_length=150, trim_whitespace=False)
     password = StrictCharField(max_length=4096, trim_whitespace=False, write_only=True, style={"input_type": "password"})
+
+
+class SessionLoginInput(CredentialsInput):
+    pass
 
 
 class MessageOutput(serializers.Serializer):

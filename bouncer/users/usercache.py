@@ -63,13 +63,20 @@ def user_cache_prefetched_take(*, user_id) -> User | None:
     return model_restore(User, entry[1])
 
 
+def _user_from_db(user_id) -> User | None:
+    try:
+        return User._default_manager.get(pk=user_id)  # get(), not first(): no ORDER BY
+    except (User.DoesNotExist, ValueError):
+        return None
+
+
 def user_cache_get(*, user_id) -> User | None:
     """The user with this id (from the cache when enabled), or None."""
     if not auth_cache_enabled():
-        return User._default_manager.filter(pk=user_id).first()
+        return _user_from_db(user_id)
     user = model_restore(User, cache.get(user_cache_key(user_id)))
     if user is None:
-        user = User._default_manager.filter(pk=user_id).first()
+        user = _user_from_db(user_id)
         if user is not None:
             user_cache_put(user=user)
     return user

@@ -135,3 +135,10 @@ def test_admin_lists_tokens_without_their_secret(user, staff, api):
     assert page.status_code == 200
     digest = DeviceToken.objects.get().digest
     assert digest not in page.content.decode()
+
+
+def test_token_login_refuses_fields_outside_the_contract(api, user):
+    response = login(api, is_staff=True)
+    assert response.status_code == 400
+    assert response.json() == {"is_staff": ["This field is not allowed."]}
+    assert not DeviceToken.objects.exists()

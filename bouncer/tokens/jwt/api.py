@@ -33,10 +33,12 @@ def _respond(pair: services.TokenPair, *, cookie: bool) -> Response:
     return response
 
 
-def _refresh_from(request, data) -> tuple[str, bool]:
+def _refresh_from(request) -> tuple[str, bool]:
     """The refresh token from the body, else from the cookie (cookie mode)."""
-    if data.get("refresh"):
-        return data["refresh"], False
+    data = JwtRefreshInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    if data.validated_data.get("refresh"):
+        return data.validated_data["refresh"], False
     cookie = request.COOKIES.get(settings.BOUNCER_JWT["REFRESH_COOKIE"])
     if not cookie:
         raise services.JwtRejected("token_missing", "No refresh token in the body or the refresh cookie.")
@@ -65,9 +67,7 @@ class JwtRefreshApi(APIView):
 
     @extend_schema(request=JwtRefreshInput, responses={200: JwtPairOutput}, auth=[])
     def post(self, request):
-        data = JwtRefreshInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        raw, cookie = _refresh_from(request, data.validated_data)
+        raw, cookie = _refresh_from(request)
         return _respond(services.jwt_refresh(raw=raw, request=request), cookie=cookie)
 
 
@@ -89,9 +89,7 @@ class JwtLogoutApi(APIView):
 
     @extend_schema(request=JwtRefreshInput, responses={200: None}, auth=[])
     def post(self, request):
-        data = JwtRefreshInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        raw, cookie = _refresh_from(request, data.validated_data)
+        raw, cookie = _refresh_from(request)
         services.jwt_logout(raw=raw, request=request)
         response = Response({})
         if cookie:

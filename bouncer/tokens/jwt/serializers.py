@@ -1,12 +1,10 @@
 from rest_framework import serializers
 
 from bouncer.core.fields import StrictCharField
-from bouncer.users.serializers import StrictInput
+from bouncer.users.serializers import CredentialsInput, StrictInput
 
 
-class JwtObtainInput(StrictInput):
-    username = StrictCharField(max_length=150, trim_whitespace=False)
-    password = StrictCharField(max_length=4096, trim_whitespace=False, write_only=True, style={"input_type": "password"})
+class JwtObtainInput(CredentialsInput):
     cookie = serializers.BooleanField(required=False, default=False, help_text="Put the tokens in HttpOnly cookies instead of the body.")
 
 

@@ -17,7 +17,7 @@ from bouncer.audit.services import audit_record
 from bouncer.core.exceptions import DomainError
 from bouncer.tokens.jwt.codec import ACCESS, REFRESH, InvalidJwt, jwt_decode, jwt_encode
 from bouncer.tokens.jwt.models import JwtFamily, JwtRefreshToken
-from bouncer.tokens.jwt.state import family_state_invalidate
+from bouncer.tokens.jwt.state import REVOKED, family_principal, family_state_invalidate
 from bouncer.users.models import User
 
 #: Expired rows removed per sign-in, so the tables stay bounded without a cron job.
@@ -128,10 +128,8 @@ def jwt_verify(*, raw: str) -> None:
         if exc.code != "token_wrong_type":
             raise JwtRejected(exc.code, exc.message) from None
         claims = _decode(raw, REFRESH)
-    live = JwtFamily.objects.filter(
-        pk=_uuid(claims["fam"]), user_id=claims["sub"], revoked_at__isnull=True, user__is_active=True
-    ).exists()
-    if not live:
+    state, user = family_principal(family_id=_uuid(claims["fam"]), user_id=claims["sub"])
+    if state == REVOKED or user is None or not user.is_active:
         raise JwtRejected("token_revoked", "Token has been revoked.")
 
 

@@ -1,11 +1,10 @@
 from rest_framework import serializers
 
 from bouncer.core.fields import StrictCharField
+from bouncer.users.serializers import CredentialsInput
 
 
-class TokenLoginInput(serializers.Serializer):
-    username = StrictCharField(max_length=150, trim_whitespace=False)
-    password = StrictCharField(max_length=4096, trim_whitespace=False, write_only=True, style={"input_type": "password"})
+class TokenLoginInput(CredentialsInput):
     device_name = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
 
 
