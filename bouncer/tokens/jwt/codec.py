@@ -55,15 +55,6 @@ def jwt_encode(*, claims: dict, token_type: str, issued_at: datetime, lifetime: 
     return jwt.encode(payload, current.private, algorithm=algorithm, headers={"kid": current.kid}), jti
 
 
-def looks_like_jwt(raw: str) -> bool:
-    """Three base64url segments whose header names our algorithm: cheap, no crypto."""
-    try:
-        header = jwt.get_unverified_header(raw)
-    except jwt.PyJWTError:
-        return False
-    return header.get("alg") == settings.BOUNCER_JWT["ALGORITHM"] and header.get("typ", "JWT") == "JWT"
-
-
 #: Tokens whose signature and claims this process has verified, with the key
 #: that verified them. Verification is a pure function of the token and the
 #: key, so a repeat use skips the signature check (~150 us for ES256) as long
