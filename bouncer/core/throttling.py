@@ -1,33 +1,83 @@
-"""Throttles for the sign-in endpoints, cache-backed (Redis when configured).
+"""Throttles for the sign-in endpoints: atomic sliding-window counters in the cache.
 
-DRF's ``SimpleRateThrottle`` copies ``DEFAULT_THROTTLE_RATES`` into a class
-attribute at import time; these read the rate from settings at call time, so
-``BOUNCER_THROTTLE_*`` and ``override_settings`` always apply.
+Why not DRF's ``SimpleRateThrottle``: it keeps the time of every request in
+one cache entry as a list and writes the list back after reading it. Two
+concurrent requests each append to their own copy and one write is lost, so
+a parallel burst gets past the limit; and the list grows with the rate, so
+every throttled request reads and writes up to ``num_requests`` pickled
+floats. It also copies ``DEFAULT_THROTTLE_RATES`` into a class attribute at
+import time.
+
+Here each (scope, client) has one integer counter per fixed window of the
+rate's duration, incremented atomically (``INCR`` in Redis; under a lock in
+the in-process cache), and the previous window's count is weighted by how
+much of it the sliding window still covers (the estimate Cloudflare and
+nginx-style limiters use). Two small cache round trips per request,
+whatever the rate. Refused attempts count too: a client that keeps
+hammering stays refused until it slows down. Rates are read from settings at
+call time, so ``BOUNCER_THROTTLE_*`` and ``override_settings`` always apply.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+import time
 
 from django.conf import settings
-from rest_framework.throttling import SimpleRateThrottle
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+_DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class _SettingsRateThrottle(SimpleRateThrottle):
-    def __init__(self) -> None:  # the parent reads the rate here; we do it per call
-        pass
-
-    def allow_request(self, request, view):
-        self.rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][self.scope]
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+def parse_rate(rate: str) -> tuple[int, int]:
+    """``"10/min"`` → (10, 60): number of requests, window in seconds."""
+    count, period = rate.split("/")
+    return int(count), _DURATIONS[period.strip()[0]]
 
 
-class ClientAddressThrottle(_SettingsRateThrottle):
-    """Per client address; ``scope`` is set by the subclass or the view."""
+def counter_hit(key: str, *, duration: int, now: float | None = None) -> tuple[float, float]:
+    """Count one request on ``key``; returns (requests in the sliding window, seconds to the window's end)."""
+    now = time.time() if now is None else now
+    window = int(now // duration)
+    current = f"throttle:{key}:{window}"
+    try:
+        count = cache.incr(current)
+    except ValueError:  # first request of this window (or the entry expired)
+        count = 1 if cache.add(current, 1, timeout=2 * duration) else cache.incr(current)
+    elapsed = now - window * duration
+    previous = cache.get(f"throttle:{key}:{window - 1}", 0)
+    return count + previous * (duration - elapsed) / duration, duration - elapsed
 
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+class CounterThrottle(BaseThrottle):
+    """One scope's rate from ``DEFAULT_THROTTLE_RATES``; subclasses say whose requests count together."""
+
+    scope: str = ""
+
+    def get_ident_key(self, request, view) -> str | None:
+        raise NotImplementedError
+
+    def allow_request(self, request, view) -> bool:
+        rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get(self.scope)
+        ident = self.get_ident_key(request, view) if rate else None
+        if ident is None:
+            return True
+        limit, duration = parse_rate(rate)
+        estimate, self._window_left = counter_hit(f"{self.scope}:{ident}", duration=duration)
+        return estimate <= limit
+
+    def wait(self) -> float | None:
+        # The current window's end: by then at most the weighted previous count is left.
+        return math.ceil(getattr(self, "_window_left", 0)) or None
+
+
+class ClientAddressThrottle(CounterThrottle):
+    """Per client address (``NUM_PROXIES`` decides which address); ``scope`` set by the subclass."""
+
+    def get_ident_key(self, request, view) -> str | None:
+        return self.get_ident(request)
 
 
 class LoginThrottle(ClientAddressThrottle):
@@ -46,7 +96,7 @@ class RegisterThrottle(ClientAddressThrottle):
     scope = "register"
 
 
-class AccountLoginThrottle(_SettingsRateThrottle):
+class AccountLoginThrottle(CounterThrottle):
     """Per target account, whatever address the attempts come from.
 
     Keyed by a hash of the lower-cased username as typed, so it costs no
@@ -55,11 +105,10 @@ class AccountLoginThrottle(_SettingsRateThrottle):
 
     scope = "login_account"
 
-    def get_cache_key(self, request, view):
+    def get_ident_key(self, request, view) -> str | None:
         if request.method != "POST":
             return None
         username = request.data.get("username") if hasattr(request.data, "get") else None
         if not isinstance(username, str) or not username:
             return None
-        ident = hashlib.sha256(username.lower().encode("utf-8", "replace")).hexdigest()[:32]
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        return hashlib.sha256(username.lower().encode("utf-8", "replace")).hexdigest()[:32]

@@ -71,3 +71,48 @@ def test_jwt_refresh_has_its_own_per_address_rate(api):
     with override_settings(REST_FRAMEWORK=rates(refresh="2/min", token="100/min")):
         codes = [api.post("/api/token/refresh/", {"refresh": "x.y.z"}, format="json").status_code for _ in range(3)]
     assert codes == [401, 401, 429]
+
+
+def test_throttle_window_slides_instead_of_resetting(api):
+    import time_machine
+
+    with override_settings(REST_FRAMEWORK=rates(refresh="3/min", token="100/min")), time_machine.travel(
+        "2026-01-01 12:00:00+00:00", tick=False
+    ) as clock:
+        post = lambda: api.post("/api/token/refresh/", {"refresh": "x.y.z"}, format="json").status_code  # noqa: E731
+        assert [post() for _ in range(4)] == [401, 401, 401, 429]
+        # A quarter into the next minute, three quarters of the last minute's 4 attempts still
+        # count (3): a fixed window would have let 3 more through at once.
+        clock.move_to("2026-01-01 12:01:15+00:00")
+        assert post() == 429
+        # Three quarters in, a quarter of them (1) counts, plus the refused attempt at
+        # 12:01:15 (refused attempts count too): one more fits.
+        clock.move_to("2026-01-01 12:01:45+00:00")
+        assert [post() for _ in range(2)] == [401, 429]
+
+
+def test_parallel_burst_cannot_pass_the_limit():
+    """DRF's SimpleRateThrottle reads, appends and writes back a list, so parallel requests
+    overwrite each other's entries; the counter is incremented atomically."""
+    import threading
+
+    from rest_framework.test import APIRequestFactory
+
+    from bouncer.core.throttling import RefreshThrottle
+
+    allowed, barrier = [], threading.Barrier(8)
+
+    def hit():
+        barrier.wait()
+        for _ in range(5):
+            request = APIRequestFactory().post("/api/token/refresh/", REMOTE_ADDR="10.77.0.1")
+            allowed.append(RefreshThrottle().allow_request(request, None))
+
+    with override_settings(REST_FRAMEWORK=rates(refresh="10/hour")):
+        threads = [threading.Thread(target=hit) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert allowed.count(True) == 10
+    assert len(allowed) == 40
