@@ -11,6 +11,7 @@ with the algorithm pinned on both sides.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import uuid
 from datetime import datetime
@@ -33,10 +34,24 @@ class InvalidJwt(Exception):
         self.message = message
 
 
+def uuid7() -> uuid.UUID:
+    """A time-ordered UUID (RFC 9562 version 7): 48 bits of Unix milliseconds, then random.
+
+    Refresh-token ids are the primary key of an ever-growing, ever-purged
+    table; ids that increase with time are appended at the right edge of its
+    index instead of landing on a random page of it (uuid4), which keeps
+    inserts cheap as the table grows. Python 3.14 has ``uuid.uuid7``; 3.11 does not.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return uuid.UUID(int=value)
+
+
 def jwt_encode(*, claims: dict, token_type: str, issued_at: datetime, lifetime: int) -> tuple[str, str]:
     """Sign ``claims`` plus the registered ones; returns (token, jti)."""
     conf = settings.BOUNCER_JWT
-    jti = str(uuid.uuid4())
+    jti = str(uuid7())
     now = int(issued_at.timestamp())
     payload = {
         **claims,
@@ -136,8 +151,9 @@ def jwt_decode(raw: str, *, token_type: str) -> dict:
         raise InvalidJwt("token_not_yet_valid", "Token is not valid yet.") from None
     except jwt.PyJWTError:
         raise InvalidJwt("token_invalid", "Token is invalid.") from None
-    if len(_VERIFIED) >= _VERIFIED_MAX:
-        _VERIFIED.clear()
-    _VERIFIED[_verified_key(raw)] = (claims, header.get("kid"), _key_id(header.get("kid")))
     _check_type(claims, token_type)
+    if token_type == ACCESS:  # refresh tokens are used once: remembering them would only evict access tokens
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            _VERIFIED.clear()
+        _VERIFIED[_verified_key(raw)] = (claims, header.get("kid"), _key_id(header.get("kid")))
     return claims

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -17,6 +17,7 @@ from bouncer.audit.services import audit_record
 from bouncer.core.exceptions import DomainError
 from bouncer.tokens.jwt.codec import ACCESS, REFRESH, InvalidJwt, jwt_decode, jwt_encode
 from bouncer.tokens.jwt.models import JwtFamily, JwtRefreshToken
+from bouncer.tokens.jwt.rows import refresh_row_insert, refresh_row_retire
 from bouncer.tokens.jwt.state import REVOKED, family_principal, family_state_invalidate
 from bouncer.users.models import User
 
@@ -49,19 +50,28 @@ def _claims(user: User, family_id) -> dict:
     return {"sub": str(user.pk), "fam": str(family_id), "username": user.username, "email": user.email, "is_staff": user.is_staff}
 
 
-def _mint(*, user: User, family: JwtFamily, now: datetime) -> TokenPair:
+def _mint(*, user: User, family_id: uuid.UUID, family_expires: datetime | None, now: datetime) -> TokenPair:
+    """Sign a new pair and store the refresh token's id.
+
+    ``family_expires`` is what the caller knows of the family's expiry (None:
+    nothing). The refresh token carries it as ``fexp``, so the next rotation
+    knows it without reading the family row; it is moved forward by a write at
+    most once a day (FAMILY_EXPIRY_SLACK), and only ever forward, so it never
+    falls short of the expiry of the family's newest refresh token.
+    """
     conf = settings.BOUNCER_JWT
     access_life, refresh_life = conf["ACCESS_LIFETIME_SECONDS"], conf["REFRESH_LIFETIME_SECONDS"]
-    access, _ = jwt_encode(claims=_claims(user, family.pk), token_type=ACCESS, issued_at=now, lifetime=access_life)
-    refresh, jti = jwt_encode(claims={"sub": str(user.pk), "fam": str(family.pk)}, token_type=REFRESH, issued_at=now, lifetime=refresh_life)
     refresh_expires = now + timedelta(seconds=refresh_life)
-    JwtRefreshToken.objects.create(jti=jti, family=family, issued_at=now, expires_at=refresh_expires)
-    if family.expires_at < refresh_expires:
-        # One write a day per sign-in instead of one per rotation: the family
-        # outlives its newest token by up to FAMILY_EXPIRY_SLACK.
-        family.expires_at = refresh_expires + FAMILY_EXPIRY_SLACK
-        JwtFamily.objects.filter(pk=family.pk).update(expires_at=family.expires_at)
-    return TokenPair(access, refresh, now + timedelta(seconds=access_life), refresh_expires, family.pk)
+    if family_expires is None or family_expires < refresh_expires:
+        family_expires = refresh_expires + FAMILY_EXPIRY_SLACK
+        JwtFamily.objects.filter(pk=family_id, expires_at__lt=family_expires).update(expires_at=family_expires)
+    access, _ = jwt_encode(claims=_claims(user, family_id), token_type=ACCESS, issued_at=now, lifetime=access_life)
+    refresh, jti = jwt_encode(
+        claims={"sub": str(user.pk), "fam": str(family_id), "fexp": int(family_expires.timestamp())},
+        token_type=REFRESH, issued_at=now, lifetime=refresh_life,
+    )
+    refresh_row_insert(jti=uuid.UUID(jti), family_id=family_id, issued_at=now, expires_at=refresh_expires)
+    return TokenPair(access, refresh, now + timedelta(seconds=access_life), refresh_expires, family_id)
 
 
 def jwt_obtain(*, user: User, request: HttpRequest | None) -> TokenPair:
@@ -69,7 +79,7 @@ def jwt_obtain(*, user: User, request: HttpRequest | None) -> TokenPair:
     now = timezone.now()
     with transaction.atomic():  # one commit: family, refresh row, audit row
         family = JwtFamily.objects.create(user=user, created_at=now, expires_at=now)
-        pair = _mint(user=user, family=family, now=now)
+        pair = _mint(user=user, family_id=family.pk, family_expires=None, now=now)
         audit_record(action=AuditAction.TOKEN_ISSUED, request=request, user=user, method="jwt", data={"family": str(family.pk)})
     jwt_purge_expired(now=now)
     return pair
@@ -78,46 +88,66 @@ def jwt_obtain(*, user: User, request: HttpRequest | None) -> TokenPair:
 def jwt_refresh(*, raw: str, request: HttpRequest | None) -> TokenPair:
     """Rotate: the presented refresh token is retired by one conditional UPDATE.
 
-    ``UPDATE ... SET used_at = now WHERE jti = %s AND used_at IS NULL`` on the
-    row alone, so the database lets exactly one concurrent caller win. A loser
-    whose token was retired less than ``REUSE_GRACE_SECONDS`` ago is the same
-    client racing itself (two tabs) and gets a pair too; any later replay is
-    reuse: the whole family, access tokens included, is revoked.
+    ``UPDATE ... SET used_at = now WHERE jti = %s AND used_at IS NULL AND the
+    family is the token's, of its user, and not revoked``, on the row alone,
+    so the database lets exactly one concurrent caller win. The winner needs
+    no other read: the user comes from the family's cache entry (the one
+    access tokens use), the family's expiry from the token (``fexp``). A
+    loser whose token was retired less than ``REUSE_GRACE_SECONDS`` ago is the
+    same client racing itself (two tabs) and gets a pair too; any later
+    replay is reuse: the whole family, access tokens included, is revoked.
     """
     claims = _decode(raw, REFRESH)
     now = timezone.now()
-    jti = _uuid(claims["jti"])
+    jti, family_id = _uuid(claims["jti"]), _uuid(claims["fam"])
+    reuse = False
     with transaction.atomic():
-        won = JwtRefreshToken.objects.filter(jti=jti, used_at__isnull=True).update(used_at=now) == 1
-        row = JwtRefreshToken.objects.select_related("family__user").filter(jti=jti).first()
-        if row is None or str(row.family.user_id) != str(claims["sub"]) or str(row.family_id) != str(claims["fam"]):
-            raise JwtRejected("token_invalid", "Token is invalid.")
-        family, user = row.family, row.family.user
-        if family.revoked_at is not None or not user.is_active:
+        won = refresh_row_retire(jti=jti, family_id=family_id, user_id=_user_id(claims["sub"]), now=now)
+        if won:
+            state, user = family_principal(family_id=family_id, user_id=claims["sub"])
+            if state == REVOKED or user is None:
+                raise JwtRejected("token_revoked", "Token has been revoked.")
+        else:
+            user, reuse = _refresh_lost(jti=jti, claims=claims)
+        if not user.is_active:
             raise JwtRejected("token_revoked", "Token has been revoked.")
-        grace = timedelta(seconds=settings.BOUNCER_JWT["REUSE_GRACE_SECONDS"])
-        # Measured after the UPDATE, never negative (clocks of two nodes), so a
-        # grace of 0 means no loser is ever forgiven.
-        reuse = not won and max(timezone.now() - row.used_at, timedelta(0)) >= grace
         # The audit row shares the rotation's transaction: one commit (one
         # WAL flush) per refresh, and no rotation without its audit row.
         if reuse:
-            _revoke_families([family.pk], reason="reuse", now=now)
-            audit_record(action=AuditAction.TOKEN_REUSE_DETECTED, request=request, user=user, method="jwt", data={"family": str(family.pk)})
+            _revoke_families([family_id], reason="reuse", now=now)
+            audit_record(action=AuditAction.TOKEN_REUSE_DETECTED, request=request, user=user, method="jwt", data={"family": str(family_id)})
         else:
-            pair = _mint(user=user, family=family, now=now)
+            fexp = claims.get("fexp")
+            family_expires = datetime.fromtimestamp(fexp, tz=UTC) if won and isinstance(fexp, int) else None
+            pair = _mint(user=user, family_id=family_id, family_expires=family_expires, now=now)
             audit_record(
                 action=AuditAction.TOKEN_REFRESHED, request=request, user=user, method="jwt",
-                data={"family": str(family.pk), "grace": not won},
+                data={"family": str(family_id), "grace": not won},
             )
     if reuse:
-        family_state_invalidate([family.pk])
+        family_state_invalidate([family_id])
         raise JwtRejected("token_revoked", "Token has been revoked.")
     if secrets.randbelow(PURGE_EVERY_N_REFRESHES) == 0:
         # Sign-ins purge every time; long-lived sign-ins that only refresh
         # also retire expired rows, on about one refresh in N.
         jwt_purge_expired(now=now)
     return pair
+
+
+def _refresh_lost(*, jti: uuid.UUID, claims: dict) -> tuple[User, bool]:
+    """Why the rotating UPDATE matched nothing: unknown, revoked, a racing tab, or reuse.
+
+    Returns (user, reuse) for a token that was already rotated; raises for the rest.
+    """
+    row = JwtRefreshToken.objects.select_related("family__user").filter(jti=jti).first()
+    if row is None or str(row.family.user_id) != str(claims["sub"]) or str(row.family_id) != str(claims["fam"]):
+        raise JwtRejected("token_invalid", "Token is invalid.")
+    if row.family.revoked_at is not None or row.used_at is None:
+        raise JwtRejected("token_revoked", "Token has been revoked.")
+    grace = timedelta(seconds=settings.BOUNCER_JWT["REUSE_GRACE_SECONDS"])
+    # Measured after the UPDATE, never negative (clocks of two nodes), so a
+    # grace of 0 means no loser is ever forgiven.
+    return row.family.user, max(timezone.now() - row.used_at, timedelta(0)) >= grace
 
 
 def jwt_verify(*, raw: str) -> None:
@@ -191,4 +221,11 @@ def _uuid(value) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except ValueError:
+        raise JwtRejected("token_invalid", "Token is invalid.") from None
+
+
+def _user_id(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
         raise JwtRejected("token_invalid", "Token is invalid.") from None
