@@ -17,6 +17,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "bouncer.core.negotiation.SingleRendererNegotiation",
     "DEFAULT_PARSER_CLASSES": [
         "bouncer.core.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",

@@ -46,3 +46,31 @@ def test_disallowed_host_is_400_json(client):
     response = client.get("/api/accounts/profile/", HTTP_HOST="evil.example")
     assert response.status_code == 400
     assert response.json()["code"] == "bad_request"
+
+
+
+@pytest.mark.parametrize(
+    "accept, query",
+    [
+        (None, ""), ("*/*", ""), ("application/json", ""), ("", ""),
+        ("application/json; q=0.9, */*; q=0.1", ""), ("application/json; indent=4", ""),
+        ("text/html", ""), ("text/html", "?format=json"), ("*/*", "?format=xml"), ("application/xml", ""),
+    ],
+)
+def test_content_negotiation_answers_like_drf(user, accept, query):
+    """The fast path (one renderer, an Accept that takes JSON) changes no answer: 406 stays 406."""
+    from django.conf import settings
+
+    from tests.conftest import token_client
+
+    client = token_client(user)
+    headers = {"HTTP_ACCEPT": accept} if accept is not None else {}
+    ours = client.get(f"/api/accounts/profile/{query}", **headers)
+    stock = {**settings.REST_FRAMEWORK, "DEFAULT_CONTENT_NEGOTIATION_CLASS": "rest_framework.negotiation.DefaultContentNegotiation"}
+    with override_settings(REST_FRAMEWORK=stock):
+        drf = client.get(f"/api/accounts/profile/{query}", **headers)
+    assert (ours.status_code, ours.get("Content-Type")) == (drf.status_code, drf.get("Content-Type"))
+    if accept in (None, "*/*", "application/json") and not query:
+        assert ours.status_code == 200
+    if accept == "text/html" and not query:
+        assert ours.status_code == 406
