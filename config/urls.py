@@ -5,16 +5,21 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from bouncer.core import handlers
 from bouncer.core import views as core_views
 from bouncer.tokens.jwt.api import jwks_view
+from bouncer.users import views as users_views
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    # HTML pages (the OAuth2 authorization flow's sign-in page is LOGIN_URL)
+    path("accounts/login/", users_views.sign_in, name="login"),
+    path("accounts/logout/", users_views.sign_out, name="logout"),
     path("api/accounts/", include("bouncer.users.urls")),
     path("api/auth-token/", include("bouncer.tokens.urls")),
     path("api/token/", include("bouncer.tokens.jwt.urls")),
     path(".well-known/jwks.json", jwks_view, name="jwks"),
     path("api/", include("bouncer.articles.urls")),
+    path("o/", include("bouncer.oauth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     # Unknown API paths answer JSON even with DEBUG on (handler404 only runs with it off).

@@ -71,12 +71,28 @@ def basic_client(user: User, password: str = PASSWORD) -> APIClient:
     return client
 
 
-CLIENT_FACTORIES = {"session": session_client, "token": token_client, "basic": basic_client}
+def oauth2_client(user: User, scope: str = "read write") -> APIClient:
+    """A token from the password grant of a registered client, sent as Bearer."""
+    from bouncer.oauth.services import oauth_client_create
+
+    app, secret = oauth_client_create(name="matrix", client_type="confidential", grant_type="password")
+    response = APIClient().post(
+        "/o/token/",
+        {"grant_type": "password", "username": user.username, "password": PASSWORD, "scope": scope,
+         "client_id": app.client_id, "client_secret": secret},
+    )
+    assert response.status_code == 200, response.content
+    client = APIClient(enforce_csrf_checks=True)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access_token']}")
+    return client
+
+
+CLIENT_FACTORIES = {"session": session_client, "token": token_client, "basic": basic_client, "oauth2": oauth2_client}
 
 
 @pytest.fixture(params=sorted(CLIENT_FACTORIES))
 def auth_kind(request) -> str:
-    """Runs a test once per credential type (session | token | basic)."""
+    """Runs a test once per credential type (session | token | basic | oauth2)."""
     return request.param
 
 

@@ -11,6 +11,7 @@ from bouncer.articles import services
 from bouncer.articles.models import Article
 from bouncer.articles.permissions import IsAuthor, IsReadOnly, IsStaff
 from bouncer.articles.serializers import ArticleInput, ArticleOutput
+from bouncer.oauth.permissions import OAuth2MethodScope
 
 
 @extend_schema_view(
@@ -22,7 +23,8 @@ class ArticleViewSet(viewsets.ModelViewSet):
     # Creating makes the caller the author, so IsAuthor (object-only) lets any
     # signed-in user create, while changing an existing article needs
     # authorship or staff.
-    permission_classes = [IsAuthenticated & (IsReadOnly | IsAuthor | IsStaff)]
+    # OAuth2 tokens also need `read` to read and `write` to write.
+    permission_classes = [IsAuthenticated & OAuth2MethodScope & (IsReadOnly | IsAuthor | IsStaff)]
     serializer_class = ArticleOutput
     queryset = Article.objects.select_related("author")
 

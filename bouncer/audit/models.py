@@ -20,6 +20,10 @@ class AuditAction(models.TextChoices):
     USER_REGISTERED = "user_registered", "User registered"
     PASSWORD_CHANGED = "password_changed", "Password changed"
     PROFILE_UPDATED = "profile_updated", "Profile updated"
+    CONSENT_GIVEN = "consent_given", "OAuth2 consent given"
+    CONSENT_WITHDRAWN = "consent_withdrawn", "OAuth2 consent withdrawn"
+    CLIENT_AUTH_FAILED = "client_auth_failed", "OAuth2 client authentication failed"
+    CODE_REPLAYED = "code_replayed", "Authorization code replayed: its tokens revoked"
 
 
 class AuditEvent(models.Model):

@@ -6,6 +6,7 @@ import ipaddress
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -25,3 +26,17 @@ def client_ip(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address(candidate)) if candidate else None
     except ValueError:
         return None
+
+
+def safe_next_url(request: HttpRequest, candidate: str | None, *, default: str) -> str:
+    """``candidate`` when it stays on this site (no open redirect), else ``default``.
+
+    Only relative paths and absolute URLs to this host are accepted; over
+    HTTPS the scheme must stay HTTPS. ``//evil.example``, ``https://evil.example``,
+    ``javascript:`` and backslash tricks are refused by Django's own check.
+    """
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return default

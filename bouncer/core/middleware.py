@@ -1,12 +1,17 @@
-"""JSON for unhandled exceptions under ``/api/`` and ``/o/``, in every mode.
+"""JSON for errors under ``/api/`` and ``/o/``, in every mode.
 
 Django answers an unhandled exception with an HTML page (a traceback page when
 DEBUG is on). API clients get JSON instead; the traceback goes to the log.
+Error responses that views outside DRF answer without a JSON body (a 405
+from a POST-only django-oauth-toolkit view, an HTML error page) are given
+one, keeping their status and headers.
 """
 
 from __future__ import annotations
 
 import logging
+
+from http import HTTPStatus
 
 from django.http import HttpRequest, JsonResponse
 
@@ -20,7 +25,26 @@ class ApiErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
-        return self.get_response(request)
+        response = self.get_response(request)
+        if response.status_code >= 400 and request.path.startswith(JSON_PREFIXES):
+            content_type = response.get("Content-Type", "")
+            if not content_type.startswith(("application/json", "application/problem+json")):
+                return self.json_error(response)
+        return response
+
+    @staticmethod
+    def json_error(response):
+        status = response.status_code
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Error"
+        code = phrase.lower().replace(" ", "_").replace("-", "_")
+        replacement = JsonResponse({"detail": f"{phrase}.", "code": code}, status=status)
+        for header, value in response.items():
+            if header.lower() not in ("content-type", "content-length"):
+                replacement[header] = value
+        return replacement
 
     def process_exception(self, request: HttpRequest, exception: Exception):
         if not request.path.startswith(JSON_PREFIXES):

@@ -92,6 +92,12 @@ class RefreshThrottle(ClientAddressThrottle):
     scope = "refresh"
 
 
+class OAuthTokenThrottle(ClientAddressThrottle):
+    """/o/token/ (not a DRF view: applied by bouncer.oauth.throttling)."""
+
+    scope = "oauth_token"
+
+
 class RegisterThrottle(ClientAddressThrottle):
     scope = "register"
 
@@ -108,7 +114,23 @@ class AccountLoginThrottle(CounterThrottle):
     def get_ident_key(self, request, view) -> str | None:
         if request.method != "POST":
             return None
-        username = request.data.get("username") if hasattr(request.data, "get") else None
+        # DRF's parsed body, or a plain Django view's form (the HTML sign-in page).
+        data = request.data if hasattr(request, "data") else request.POST
+        username = data.get("username") if hasattr(data, "get") else None
         if not isinstance(username, str) or not username:
             return None
         return hashlib.sha256(username.lower().encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def throttle_wait(request, throttle_classes) -> int | None:
+    """The throttles above for a plain Django view (an HTML page).
+
+    Counts the request on every throttle, as DRF's ``check_throttles`` does,
+    and returns the seconds to wait when one refuses it, else ``None``.
+    """
+    waits = []
+    for throttle_class in throttle_classes:
+        throttle = throttle_class()
+        if not throttle.allow_request(request, None):
+            waits.append(throttle.wait() or 1)
+    return max(1, math.ceil(max(waits))) if waits else None

@@ -45,3 +45,9 @@ BOUNCER_TOKEN_TTL_HOURS = env.TOKEN_TTL_HOURS
 BOUNCER_BASIC_AUTH_ENABLED = env.BASIC_AUTH_ENABLED
 BOUNCER_LOCKOUT_ATTEMPTS = env.LOCKOUT_ATTEMPTS
 BOUNCER_LOCKOUT_SECONDS = env.LOCKOUT_SECONDS
+
+# Bouncer's HTML sign-in page (bouncer.users.views): /o/authorize/ and the
+# other toolkit pages send signed-out users there with ?next=.
+LOGIN_URL = "/accounts/login/"
+# Where the page goes when there is no (safe) next: the applications the user authorized.
+LOGIN_REDIRECT_URL = "/o/authorized_tokens/"

@@ -33,6 +33,10 @@ INSTALLED_APPS = [
     "bouncer.tokens",
     "bouncer.audit",
     "bouncer.articles",
+    # Before the toolkit: templates are looked up in app order, so
+    # bouncer/oauth/templates/oauth2_provider/ replaces the toolkit's pages.
+    "bouncer.oauth",
+    "oauth2_provider",
 ]
 
 MIDDLEWARE = [
@@ -125,6 +129,7 @@ from config.settings.auth import *  # noqa: E402,F401,F403
 from config.settings.drf import *  # noqa: E402,F401,F403
 from config.settings.jwt import *  # noqa: E402,F401,F403
 from config.settings.logging import *  # noqa: E402,F401,F403
+from config.settings.oauth import *  # noqa: E402,F401,F403
 from config.settings.security import *  # noqa: E402,F401,F403
 
 BOUNCER_PRODUCTION = env.PRODUCTION

@@ -11,11 +11,18 @@ REST_FRAMEWORK = {
         # JWT first: its challenge is the one clients see (Bearer), and it
         # returns None for Bearer values that are not Bouncer's JWTs.
         "bouncer.tokens.jwt.authentication.JwtAuthentication",
+        # Every other Bearer value: an OAuth2 access token (header only).
+        "bouncer.oauth.authentication.OAuth2BearerAuthentication",
         "bouncer.tokens.opaque.authentication.OpaqueTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",  # CSRF enforced for writes
         "bouncer.users.authentication.OptionalBasicAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # OAuth2 tokens need `read` for safe methods and `write` for the others
+    # (other credentials pass); views with their own permissions compose it.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "bouncer.oauth.permissions.OAuth2MethodScope",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "bouncer.core.negotiation.SingleRendererNegotiation",
     "DEFAULT_PARSER_CLASSES": [

@@ -157,6 +157,9 @@ THROTTLE_RATES = {
     # Refreshes happen without a human every few minutes per tab, and many
     # users may share one address (an office NAT): a higher per-address rate.
     "refresh": env_str("BOUNCER_THROTTLE_REFRESH", "120/min"),
+    # /o/token/: every OAuth2 grant, refreshes and machine clients included;
+    # password guessing through it is also bounded by the per-account lockout.
+    "oauth_token": env_str("BOUNCER_THROTTLE_OAUTH_TOKEN", "120/min"),
 }
 
 #: Failed sign-ins for one username, within the window, that lock it for a while.
@@ -177,6 +180,19 @@ JWT_KEYS_FILE = env_str("BOUNCER_JWT_KEYS_FILE", str(LOCAL_DIR / "jwt_keys.json"
 JWT_PRIVATE_KEY = env_str("BOUNCER_JWT_PRIVATE_KEY")
 #: Secret for HS256 only; defaults to SECRET_KEY.
 JWT_HS_SECRET = env_str("BOUNCER_JWT_HS_SECRET")
+
+#: OAuth2 / OpenID Connect provider (bouncer.oauth, django-oauth-toolkit at /o/).
+OAUTH_ACCESS_SECONDS = env_int("BOUNCER_OAUTH_ACCESS_SECONDS", 3600, minimum=60)
+OAUTH_REFRESH_SECONDS = env_int("BOUNCER_OAUTH_REFRESH_SECONDS", 14 * 24 * 3600, minimum=300)
+#: A rotated refresh token replayed within this window gets the same pair back
+#: instead of revoking the family (two tabs refreshing at once); 0 turns it off.
+OAUTH_REFRESH_GRACE_SECONDS = env_int("BOUNCER_OAUTH_REFRESH_GRACE_SECONDS", 10, minimum=0)
+#: Public issuer URL (``https://auth.example.com/o``); empty derives it from the request.
+OIDC_ISSUER = env_str("BOUNCER_OIDC_ISSUER").rstrip("/")
+#: JSON key ring written by ``manage.py oidc_rotate_keys`` (dev default: var/).
+OIDC_KEYS_FILE = env_str("BOUNCER_OIDC_KEYS_FILE", str(LOCAL_DIR / "oidc_keys.json"))
+#: One RSA PEM private key for id_tokens instead of a key ring (no rotation).
+OIDC_PRIVATE_KEY = env_str("BOUNCER_OIDC_PRIVATE_KEY")
 
 PAGE_SIZE = env_int("BOUNCER_PAGE_SIZE", 20, minimum=1)
 LOG_LEVEL = env_choice("BOUNCER_LOG_LEVEL", "info", ("debug", "info", "warning", "error"))

@@ -1,4 +1,4 @@
-"""One matrix over session | token | basic: every protected endpoint, allow/deny pairs."""
+"""One matrix over session | token | basic | oauth2: every protected endpoint, allow/deny pairs."""
 
 import pytest
 

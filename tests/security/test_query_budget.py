@@ -2,14 +2,15 @@
 
 With the auth cache on (production with Redis): no query at all once warm —
 the session, the token row and the user come from the cache. With it off:
-one query (the user for a session; the token joined with its user).
+one query (the user for a session; the token joined with its user, for a
+DRF token and an OAuth2 access token alike).
 Basic always loads the user to check the password.
 """
 
 import pytest
 from django.test import override_settings
 
-from tests.conftest import basic_client, session_client, token_client
+from tests.conftest import basic_client, oauth2_client, session_client, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,7 @@ def auth_cache(request):
         yield request.param
 
 
-@pytest.mark.parametrize("factory", [session_client, token_client], ids=["session", "token"])
+@pytest.mark.parametrize("factory", [session_client, token_client, oauth2_client], ids=["session", "token", "oauth2"])
 def test_profile_query_budget(user, auth_cache, factory, django_assert_num_queries):
     client = factory(user)
     client.get(URL)  # warm: the first read fills the caches

@@ -1,0 +1,83 @@
+"""The refresh-token grace period, with tokens stored hashed.
+
+django-oauth-toolkit answers a rotated refresh token presented again within
+``REFRESH_TOKEN_GRACE_PERIOD_SECONDS`` (two tabs refreshing at once) with the
+pair it issued the first time, read from the token rows. With hashed storage
+those rows hold no token, so it would answer blanks (its check E001 refuses
+the combination). Bouncer keeps the answer itself:
+
+- when a refresh token R is rotated, the response (access token, refresh
+  token, scope) goes into the cache under ``oauth:grace:<sha256(R)>`` for the
+  grace period, encrypted with AES-GCM under a key derived from R (HKDF-SHA256)
+  and bound to that cache key (associated data). R itself is never stored;
+- when R comes back within the grace period, the entry is opened with R.
+
+So the cache never holds a usable token for anyone who does not already hold
+R (whoever holds R gets that answer from the toolkit anyway). R is random
+(oauthlib: 30 characters, about 178 bits), so a fast KDF is enough.
+
+The entry lives in Django's default cache: Redis when ``REDIS_URL`` is set,
+shared by every process. Without it (in-process cache) the second request only
+finds the entry if the same process serves it; otherwise it is refused with
+``invalid_grant``, never given blank tokens, and the family stays alive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.core.cache import cache
+
+KEY_PREFIX = "oauth:grace:"
+_INFO = b"bouncer/oauth/refresh-grace/v1"
+_NONCE_BYTES = 12
+
+
+@dataclass(frozen=True)
+class GraceAnswer:
+    access_token: str
+    refresh_token: str
+    scope: str
+
+
+def grace_cache_key(*, refresh_token: str) -> str:
+    return KEY_PREFIX + hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
+
+
+def _aead(refresh_token: str) -> AESGCM:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(refresh_token.encode("utf-8"))
+    return AESGCM(key)
+
+
+def grace_answer_remember(*, refresh_token: str, answer: GraceAnswer, seconds: int) -> None:
+    """Keep the answer to the rotation of ``refresh_token`` for ``seconds``."""
+    if seconds <= 0:
+        return
+    key = grace_cache_key(refresh_token=refresh_token)
+    plaintext = json.dumps({"a": answer.access_token, "r": answer.refresh_token, "s": answer.scope}).encode("utf-8")
+    nonce = os.urandom(_NONCE_BYTES)
+    cache.set(key, nonce + _aead(refresh_token).encrypt(nonce, plaintext, key.encode("ascii")), timeout=seconds)
+
+
+def grace_answer_recall(*, refresh_token: str) -> GraceAnswer | None:
+    """The answer kept for ``refresh_token``, or None (missing, expired, not openable)."""
+    key = grace_cache_key(refresh_token=refresh_token)
+    sealed = cache.get(key)
+    if not isinstance(sealed, bytes) or len(sealed) <= _NONCE_BYTES:
+        return None
+    try:
+        plaintext = _aead(refresh_token).decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], key.encode("ascii"))
+        data = json.loads(plaintext)
+        answer = GraceAnswer(access_token=data["a"], refresh_token=data["r"], scope=data["s"])
+    except (InvalidTag, ValueError, KeyError, TypeError):
+        return None
+    if not (answer.access_token and answer.refresh_token):
+        return None
+    return answer

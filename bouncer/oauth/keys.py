@@ -1,0 +1,92 @@
+"""The RSA key ring that signs OpenID Connect id_tokens (RS256, ``kid`` in the header).
+
+Read once, when the settings load (django-oauth-toolkit takes the keys as the
+``OIDC_RSA_PRIVATE_KEY`` / ``OIDC_RSA_PRIVATE_KEYS_INACTIVE`` settings), from:
+
+1. ``BOUNCER_OIDC_PRIVATE_KEY`` (or ``_FILE``): one PEM private key, no rotation;
+2. the key-ring file ``BOUNCER_OIDC_KEYS_FILE`` (JSON ``[{"kid", "pem"}]``,
+   current key first), written by ``manage.py oidc_rotate_keys``. In
+   development a missing ring is created on first start; in production it is
+   an error, never a silently invented key (each node would sign with its own).
+
+The ``kid`` is the RFC 7638 thumbprint, which is what django-oauth-toolkit puts
+in the id_token header and the JWKS. This module is imported by
+``config/settings/oauth.py``, so it must not import models or read settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.exceptions import ImproperlyConfigured
+from jwcrypto import jwk
+
+#: Previous keys kept in the JWKS after a rotation, so id_tokens signed with
+#: them still verify until they expire.
+KEEP_PREVIOUS = 2
+
+
+def _generate_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+def oidc_key_id(pem: str) -> str:
+    """The RFC 7638 thumbprint: the ``kid`` django-oauth-toolkit publishes."""
+    try:
+        key = jwk.JWK.from_pem(pem.encode())
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"OIDC signing key is not a PEM private key: {exc}") from None
+    if key.get("kty") != "RSA" or not key.has_private:
+        raise ImproperlyConfigured("OIDC signing key must be an RSA private key (RS256)")
+    return key.thumbprint()
+
+
+def oidc_ring_read(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+
+
+def oidc_ring_write(path: Path, entries: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(entries, handle)
+    os.replace(tmp, path)
+
+
+def oidc_ring_entry_new() -> dict:
+    pem = _generate_pem()
+    return {"kid": oidc_key_id(pem), "pem": pem}
+
+
+def oidc_ring_rotate(path: Path, *, keep: int = KEEP_PREVIOUS) -> dict:
+    """Put a new key first; keep ``keep`` previous ones for verification."""
+    entry = oidc_ring_entry_new()
+    oidc_ring_write(path, [entry, *oidc_ring_read(path)[:keep]])
+    return entry
+
+
+def oidc_signing_pems(*, private_key: str, keys_file: str, production: bool) -> list[str]:
+    """PEMs, current first. Validates each so a bad key fails start-up."""
+    if private_key:
+        oidc_key_id(private_key)
+        return [private_key]
+    path = Path(keys_file)
+    entries = oidc_ring_read(path)
+    if not entries:
+        if production:
+            raise ImproperlyConfigured(
+                "No OIDC signing key: set BOUNCER_OIDC_PRIVATE_KEY(_FILE) or run manage.py oidc_rotate_keys"
+            )
+        entries = [oidc_ring_entry_new()]
+        oidc_ring_write(path, entries)
+    for entry in entries:
+        oidc_key_id(entry["pem"])
+    return [entry["pem"] for entry in entries]

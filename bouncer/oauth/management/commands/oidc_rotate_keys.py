@@ -1,0 +1,29 @@
+"""Add a new id_token signing key; the previous ones stay in the JWKS.
+
+Writes the key ring (BOUNCER_OIDC_KEYS_FILE). Processes load it at start-up,
+so restart them (a rolling restart keeps serving): the new key signs from
+then on, id_tokens signed by the previous keys keep verifying.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from bouncer.oauth.keys import KEEP_PREVIOUS, oidc_ring_rotate
+
+
+class Command(BaseCommand):
+    help = "Rotate the OpenID Connect id_token signing key (RS256)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--keep", type=int, default=KEEP_PREVIOUS, help="previous keys kept for verification")
+
+    def handle(self, *args, **options):
+        conf = settings.BOUNCER_OAUTH
+        if conf["OIDC_SINGLE_KEY"]:
+            raise CommandError("BOUNCER_OIDC_PRIVATE_KEY is set: a single key has no ring to rotate")
+        entry = oidc_ring_rotate(Path(conf["OIDC_KEYS_FILE"]), keep=options["keep"])
+        self.stdout.write(f"new signing key kid={entry['kid']} in {conf['OIDC_KEYS_FILE']}; restart the processes to use it")

@@ -1,0 +1,276 @@
+"""Writes and side effects of the OAuth2 provider, each with its audit row.
+
+django-oauth-toolkit does the protocol; these are the parts it leaves to the
+project: registering clients, single-use codes whose replay revokes, audit,
+consent withdrawal, and purging expired rows without a cron job.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import (
+    AbstractApplication,
+    clear_expired,
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+    get_refresh_token_model,
+    revoke_access_token,
+)
+
+from bouncer.audit.models import AuditAction
+from bouncer.audit.services import audit_record
+from bouncer.core.exceptions import InvalidCredentials
+from bouncer.oauth.models import RedeemedCode
+from bouncer.users.services import AccountLocked, user_authenticate
+
+METHOD = "oauth2"
+PURGE_LOCK_KEY = "oauth:purge:lock"
+
+#: What an application may be registered for: no implicit, no hybrid.
+CLIENT_GRANT_TYPES = (
+    AbstractApplication.GRANT_AUTHORIZATION_CODE,
+    AbstractApplication.GRANT_CLIENT_CREDENTIALS,
+    AbstractApplication.GRANT_PASSWORD,
+    AbstractApplication.GRANT_DEVICE_CODE,
+)
+CLIENT_TYPES = (AbstractApplication.CLIENT_CONFIDENTIAL, AbstractApplication.CLIENT_PUBLIC)
+
+
+# --- clients -------------------------------------------------------------------
+
+
+def oauth_client_check(*, application) -> None:
+    """Bouncer's rules on top of the toolkit's ``clean()``; ValidationError by field."""
+    problems: dict[str, list[str]] = {}
+    if application.authorization_grant_type not in CLIENT_GRANT_TYPES:
+        problems["authorization_grant_type"] = ["Implicit and hybrid flows are not offered: use authorization-code with PKCE."]
+    if application.algorithm not in (AbstractApplication.NO_ALGORITHM, AbstractApplication.RS256_ALGORITHM):
+        problems["algorithm"] = ["id_tokens are signed RS256 only."]
+    if not application.hash_client_secret:
+        problems["hash_client_secret"] = ["Client secrets are always stored hashed."]
+    if (
+        application.client_type == AbstractApplication.CLIENT_PUBLIC
+        and application.authorization_grant_type in (AbstractApplication.GRANT_CLIENT_CREDENTIALS, AbstractApplication.GRANT_PASSWORD)
+    ):
+        problems["client_type"] = ["A public client cannot keep a secret: this grant needs a confidential client."]
+    if problems:
+        raise ValidationError(problems)
+
+
+def oauth_client_create(
+    *,
+    name: str,
+    client_type: str,
+    grant_type: str,
+    redirect_uris: str = "",
+    post_logout_redirect_uris: str = "",
+    skip_authorization: bool = False,
+    openid: bool = True,
+    user=None,
+):
+    """Register an application; returns it and its secret (shown once, stored hashed)."""
+    secret = generate_client_secret() if client_type == AbstractApplication.CLIENT_CONFIDENTIAL else ""
+    application = get_application_model()(
+        name=name,
+        client_type=client_type,
+        authorization_grant_type=grant_type,
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=post_logout_redirect_uris,
+        skip_authorization=skip_authorization,
+        algorithm=AbstractApplication.RS256_ALGORITHM if openid else AbstractApplication.NO_ALGORITHM,
+        client_secret=secret,
+        hash_client_secret=True,
+        user=user,
+    )
+    application.full_clean(exclude=["client_id"])
+    oauth_client_check(application=application)
+    application.save()
+    return application, secret
+
+
+def oauth_client_auth_failed(*, request: HttpRequest | None, client_id: str) -> None:
+    audit_record(action=AuditAction.CLIENT_AUTH_FAILED, request=request, method=METHOD, data={"client_id": client_id})
+
+
+# --- tokens ----------------------------------------------------------------------
+
+
+def oauth_password_authenticate(*, request: HttpRequest, username: str, password: str):
+    """The password grant signs in like every other sign-in: lockout, audit.
+
+    A locked account is refused like a wrong password (``invalid_grant``).
+    """
+    try:
+        return user_authenticate(request=request, username=username, password=password, method=METHOD)
+    except (AccountLocked, ValueError):  # ValueError: a NUL byte PostgreSQL refuses
+        raise InvalidCredentials() from None
+
+
+def oauth_token_issued_record(*, request: HttpRequest | None, token, grant_type: str) -> None:
+    action = AuditAction.TOKEN_REFRESHED if grant_type == "refresh_token" else AuditAction.TOKEN_ISSUED
+    application = token.application
+    audit_record(
+        action=action,
+        request=request,
+        user=token.user,
+        username="" if token.user_id else f"client:{application.client_id if application else ''}"[:150],
+        method=METHOD,
+        data={"client_id": application.client_id if application else "", "grant_type": grant_type, "scope": token.scope},
+    )
+
+
+def oauth_token_owner(*, client, token_checksum: str) -> tuple[bool, object]:
+    """(found, user) for a token of this client with this checksum (revocation audit)."""
+    if getattr(client, "pk", None) is None:
+        return False, None
+    for model in (get_access_token_model(), get_refresh_token_model()):
+        row = model.objects.filter(token_checksum=token_checksum, application_id=client.pk).select_related("user").first()
+        if row is not None:
+            return True, row.user
+    return False, None
+
+
+def oauth_token_revoked_record(*, request: HttpRequest | None, client, user) -> None:
+    audit_record(
+        action=AuditAction.TOKEN_REVOKED,
+        request=request,
+        user=user,
+        username="" if user else f"client:{client.client_id}"[:150],
+        method=METHOD,
+        data={"client_id": client.client_id, "reason": "revocation_endpoint"},
+    )
+
+
+def oauth_refresh_reuse_record(*, request: HttpRequest | None, client, token_checksum: str) -> None:
+    """A refused refresh token that exists revoked was replayed: the toolkit revoked its family."""
+    row = (
+        get_refresh_token_model()
+        .objects.filter(token_checksum=token_checksum, revoked__isnull=False, application_id=getattr(client, "pk", None))
+        .select_related("user")
+        .first()
+    )
+    if row is not None:
+        audit_record(
+            action=AuditAction.TOKEN_REUSE_DETECTED,
+            request=request,
+            user=row.user,
+            method=METHOD,
+            data={"client_id": client.client_id, "family": str(row.token_family)},
+        )
+
+
+# --- authorization codes ------------------------------------------------------------
+
+
+def oauth_code_redeem(
+    *, client, code: str, code_digest: str, access_token_checksum: str, refresh_token_checksum: str
+) -> bool:
+    """Delete the grant and record what it issued, atomically; False if already gone.
+
+    The DELETE decides: of two concurrent redemptions exactly one deletes the
+    row, and its record commits with the deletion.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        if not get_grant_model().objects.filter(code=code, application=client).delete()[0]:
+            return False
+        try:
+            with transaction.atomic():
+                RedeemedCode.objects.create(
+                    code_digest=code_digest,
+                    application=client,
+                    access_token_checksum=access_token_checksum,
+                    refresh_token_checksum=refresh_token_checksum,
+                    redeemed_at=now,
+                    expires_at=now + timedelta(seconds=settings.BOUNCER_OAUTH["REDEEMED_CODE_SECONDS"]),
+                )
+        except IntegrityError:
+            return False
+    return True
+
+
+def oauth_code_replay_revoke(*, request: HttpRequest | None, client, code_digest: str, also_checksums=()) -> bool:
+    """A redeemed code came back: revoke every token it issued (and their refresh family)."""
+    record = RedeemedCode.objects.filter(code_digest=code_digest, application=client).first() if client else None
+    if record is None:
+        return False
+    access_model, refresh_model = get_access_token_model(), get_refresh_token_model()
+    checksums = {record.access_token_checksum, record.refresh_token_checksum, *also_checksums} - {""}
+    user = None
+    with transaction.atomic():
+        families = set()
+        for refresh in refresh_model.objects.filter(token_checksum__in=checksums, application=client):
+            user = user or refresh.user
+            if refresh.token_family:
+                families.add(refresh.token_family)
+        for family in families:
+            # Rotation keeps the family, so this reaches every descendant.
+            refresh_model.revoke_family(family)
+        for access in access_model.objects.filter(token_checksum__in=checksums, application=client).select_related("user"):
+            user = user or access.user
+            revoke_access_token(access)
+    audit_record(
+        action=AuditAction.CODE_REPLAYED, request=request, user=user, method=METHOD, data={"client_id": client.client_id}
+    )
+    return True
+
+
+# --- consent -------------------------------------------------------------------------
+
+
+def oauth_consent_given_record(*, request: HttpRequest, application, scopes: str) -> None:
+    audit_record(
+        action=AuditAction.CONSENT_GIVEN,
+        request=request,
+        user=request.user,
+        method=METHOD,
+        data={"client_id": application.client_id, "scope": scopes},
+    )
+
+
+def oauth_consent_withdraw(*, request: HttpRequest | None, user, application) -> int:
+    """Revoke every token this user gave this application; returns how many."""
+    revoked = 0
+    with transaction.atomic():
+        for access in get_access_token_model().objects.filter(user=user, application=application):
+            revoke_access_token(access)
+            revoked += 1
+        refresh = get_refresh_token_model().objects.filter(user=user, application=application, revoked__isnull=True)
+        for token in refresh:
+            token.revoke()
+            revoked += 1
+    audit_record(
+        action=AuditAction.CONSENT_WITHDRAWN,
+        request=request,
+        user=user,
+        method=METHOD,
+        data={"client_id": application.client_id, "revoked": revoked},
+    )
+    return revoked
+
+
+# --- purge ---------------------------------------------------------------------------
+
+
+def oauth_purge_expired(*, force: bool = False) -> bool:
+    """Delete expired tokens, grants and redeemed-code records.
+
+    Runs the toolkit's ``clear_expired()`` (no cron job needed) at most once
+    per ``PURGE_INTERVAL_SECONDS`` across all nodes: ``cache.add`` is atomic,
+    so one request per interval wins and does the work. Returns whether it ran.
+    """
+    interval = settings.BOUNCER_OAUTH["PURGE_INTERVAL_SECONDS"]
+    if not force and not cache.add(PURGE_LOCK_KEY, 1, timeout=interval):
+        return False
+    clear_expired()
+    RedeemedCode.objects.filter(expires_at__lte=timezone.now()).delete()
+    return True

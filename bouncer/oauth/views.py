@@ -1,0 +1,148 @@
+"""The /o/ views: django-oauth-toolkit's, with Bouncer's changes.
+
+Each class changes only what its docstring says. The HTML pages (consent,
+device code, application management) still use the toolkit's templates
+through ``templates/oauth/``, the place for Bouncer's own pages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.forms.models import modelform_factory
+from django.http import HttpResponseRedirect, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import View
+from oauth2_provider import views as dot_views
+from oauth2_provider.models import get_access_token_model, get_application_model
+from oauth2_provider.signals import app_authorized
+from oauth2_provider.views.mixins import OAuthLibMixin
+
+from bouncer.oauth import services
+from bouncer.oauth.forms import APPLICATION_FIELDS, BouncerApplicationForm
+from bouncer.oauth.throttling import throttle_token_requests
+
+
+def oauth_error(error: str, description: str, status: int) -> JsonResponse:
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class AuthorizationView(dot_views.AuthorizationView):
+    """Consent page. Errors that cannot go back to the client (unknown client,
+    unregistered redirect URI) answer RFC 6749 JSON instead of an HTML page;
+    an explicit "allow" is audited. ``skip_authorization`` on the application
+    skips this page for trusted first-party clients (the toolkit's own switch)."""
+
+    template_name = "oauth/authorize.html"
+
+    def error_response(self, error, application, **kwargs):
+        redirect, response = OAuthLibMixin.error_response(self, error, **kwargs)
+        if redirect:
+            return self.redirect(response["url"], application)
+        oauthlib_error = response["error"]
+        return oauth_error(oauthlib_error.error, oauthlib_error.description or "", oauthlib_error.status_code)
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        location = response.get("Location", "") if response.status_code in (301, 302, 303) else ""
+        if form.cleaned_data.get("allow") and "code=" in location and "error=" not in location:
+            application = get_application_model().objects.get(client_id=form.cleaned_data["client_id"])
+            services.oauth_consent_given_record(
+                request=self.request, application=application, scopes=form.cleaned_data.get("scope", "")
+            )
+        return response
+
+
+@method_decorator(throttle_token_requests, name="dispatch")
+class TokenView(dot_views.TokenView):
+    """/o/token/: throttled per client address; purges expired rows now and
+    then; device-flow issuance sends ``app_authorized`` like the other grants
+    (the toolkit sends it only for those), so one receiver audits them all."""
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == 200:
+            services.oauth_purge_expired()
+        return response
+
+    def device_flow_token_response(self, request, device_code, *args, **kwargs):
+        response = super().device_flow_token_response(request, device_code, *args, **kwargs)
+        if response.status_code == 200:
+            access = json.loads(response.content).get("access_token")
+            if access:
+                checksum = hashlib.sha256(access.encode("utf-8")).hexdigest()
+                token = get_access_token_model().objects.select_related("application", "user").get(token_checksum=checksum)
+                app_authorized.send(sender=self, request=request, token=token)
+        return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")  # as the toolkit's: overriding dispatch drops it
+class IntrospectTokenView(dot_views.IntrospectTokenView):
+    """RFC 7662 introspection for authenticated confidential clients only.
+
+    The toolkit also lets any Bearer token with an ``introspection`` scope in;
+    Bouncer asks for client credentials (Basic or form body) and nothing else,
+    and takes the token from the POST body only (a token in a URL leaks)."""
+
+    http_method_names = ["post", "options"]
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method == "POST" and not self.authenticate_client(request):
+            response = oauth_error("invalid_client", "Client authentication failed.", 401)
+            response["WWW-Authenticate"] = 'Basic realm="bouncer"'
+            return response
+        # Skip ClientProtectedResourceMixin.dispatch, whose Bearer fallback is refused above.
+        return View.dispatch(self, request, *args, **kwargs)
+
+
+class ConnectDiscoveryInfoView(dot_views.ConnectDiscoveryInfoView):
+    """OpenID discovery; id_tokens are RS256 only (HS256 needs a plaintext
+    client secret, and Bouncer hashes them), so only RS256 is advertised."""
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        data = json.loads(response.content)
+        data["id_token_signing_alg_values_supported"] = ["RS256"]
+        data["grant_types_supported"] = [
+            "authorization_code", "refresh_token", "client_credentials", "password",
+            "urn:ietf:params:oauth:grant-type:device_code",
+        ]
+        data["revocation_endpoint"] = self._get_endpoint_url(request, "revoke-token", required=True)
+        data["introspection_endpoint"] = self._get_endpoint_url(request, "introspect", required=True)
+        data["device_authorization_endpoint"] = self._get_endpoint_url(request, "device-authorization", required=True)
+        fixed = JsonResponse(data)
+        for header in ("Access-Control-Allow-Origin",):
+            if header in response:
+                fixed[header] = response[header]
+        return fixed
+
+
+class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
+    """RP-initiated logout; refused requests answer JSON, not an HTML page."""
+
+    def error_response(self, error):
+        return oauth_error(error.error or "invalid_request", getattr(error, "description", "") or "", error.status_code)
+
+
+class ApplicationRegistrationView(dot_views.ApplicationRegistration):
+    """/o/applications/register/: no implicit or hybrid flows, RS256 only, secrets hashed."""
+
+    def get_form_class(self):
+        return modelform_factory(get_application_model(), form=BouncerApplicationForm, fields=APPLICATION_FIELDS)
+
+
+class ApplicationUpdateView(dot_views.ApplicationUpdate):
+    def get_form_class(self):
+        return modelform_factory(get_application_model(), form=BouncerApplicationForm, fields=APPLICATION_FIELDS)
+
+
+class AuthorizedTokenDeleteView(dot_views.AuthorizedTokenDeleteView):
+    """Withdrawing consent ends every token the user gave that application, audited."""
+
+    def form_valid(self, form):
+        services.oauth_consent_withdraw(request=self.request, user=self.request.user, application=self.object.application)
+        return HttpResponseRedirect(self.get_success_url())
