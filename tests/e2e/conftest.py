@@ -61,6 +61,9 @@ def live_server_env(server_db_url, tmp_path_factory):
         BOUNCER_LOCAL_DIR=str(tmp_path_factory.mktemp("bouncer-local")),
         DJANGO_DEBUG="0",
         ALLOWED_HOSTS="127.0.0.1,localhost",
+        # A replayed OAuth2 refresh token is reuse at once (the 10 s default grace,
+        # which the tests cannot wait out against a real clock, is tested in-process).
+        BOUNCER_OAUTH_REFRESH_GRACE_SECONDS="0",
     )
     return env
 
@@ -85,7 +88,7 @@ def live_server_url(live_server_env):
             try:
                 if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still warming up
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start:\n{(local / 'server.log').read_text()}")
