@@ -12,8 +12,8 @@ Here each (scope, client) has one integer counter per fixed window of the
 rate's duration, incremented atomically (``INCR`` in Redis; under a lock in
 the in-process cache), and the previous window's count is weighted by how
 much of it the sliding window still covers (the estimate Cloudflare and
-nginx-style limiters use). Two small cache round trips per request,
-whatever the rate. Refused attempts count too: a client that keeps
+nginx-style limiters use). One Redis round trip per request (two small
+cache calls in the in-process cache), whatever the rate. Refused attempts count too: a client that keeps
 hammering stays refused until it slows down. Rates are read from settings at
 call time, so ``BOUNCER_THROTTLE_*`` and ``override_settings`` always apply.
 """
@@ -26,6 +26,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django_redis.cache import RedisCache
 from rest_framework.throttling import BaseThrottle
 
 _DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -41,14 +42,36 @@ def counter_hit(key: str, *, duration: int, now: float | None = None) -> tuple[f
     """Count one request on ``key``; returns (requests in the sliding window, seconds to the window's end)."""
     now = time.time() if now is None else now
     window = int(now // duration)
-    current = f"throttle:{key}:{window}"
-    try:
-        count = cache.incr(current)
-    except ValueError:  # first request of this window (or the entry expired)
-        count = 1 if cache.add(current, 1, timeout=2 * duration) else cache.incr(current)
+    current, previous = f"throttle:{key}:{window}", f"throttle:{key}:{window - 1}"
+    if isinstance(cache, RedisCache):
+        count, before = _redis_hit(current, previous, timeout=2 * duration)
+    else:
+        try:
+            count = cache.incr(current)
+        except ValueError:  # first request of this window (or the entry expired)
+            count = 1 if cache.add(current, 1, timeout=2 * duration) else cache.incr(current)
+        before = cache.get(previous, 0)
     elapsed = now - window * duration
-    previous = cache.get(f"throttle:{key}:{window - 1}", 0)
-    return count + previous * (duration - elapsed) / duration, duration - elapsed
+    return count + before * (duration - elapsed) / duration, duration - elapsed
+
+
+def _redis_hit(current: str, previous: str, *, timeout: int) -> tuple[int, int]:
+    """INCR, EXPIRE and the previous window's GET in one round trip.
+
+    django-redis's own ``incr`` runs a Lua script (sent in full every time) to
+    refuse missing keys, and the GET would be a second round trip; here a
+    pipeline does both, and EXPIRE on every hit keeps the key at most
+    ``timeout`` past its last use. django-redis stores integers as plain
+    Redis integers, so the counters stay readable through ``cache.get``.
+    """
+    client = cache.client.get_client(write=True)
+    pipe = client.pipeline(transaction=False)
+    key = cache.make_key(current)
+    pipe.incr(key)
+    pipe.expire(key, timeout)
+    pipe.get(cache.make_key(previous))
+    count, _, before = pipe.execute()
+    return int(count), int(before or 0)
 
 
 class CounterThrottle(BaseThrottle):
