@@ -172,6 +172,8 @@ JWT_ACCESS_SECONDS = env_int("BOUNCER_JWT_ACCESS_SECONDS", 5 * 60, minimum=10)
 JWT_REFRESH_SECONDS = env_int("BOUNCER_JWT_REFRESH_SECONDS", 14 * 24 * 3600, minimum=60)
 #: Two tabs refreshing with the same token within this window both succeed.
 JWT_REUSE_GRACE_SECONDS = env_int("BOUNCER_JWT_REUSE_GRACE_SECONDS", 10, minimum=0)
+#: PostgreSQL: make each refresh rotation wait for its WAL flush (docs/jwt.md, "Durability").
+JWT_REFRESH_DURABLE = env_bool("BOUNCER_JWT_REFRESH_DURABLE", False)
 JWT_ISSUER = env_str("BOUNCER_JWT_ISSUER", "bouncer")
 JWT_AUDIENCE = env_str("BOUNCER_JWT_AUDIENCE", "bouncer-api")
 #: JSON key ring written by ``manage.py jwt_rotate_keys`` (dev default: var/).

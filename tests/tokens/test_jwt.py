@@ -391,3 +391,31 @@ def test_single_private_key_from_the_environment(api, user):
         access = obtain(api).json()["access"]
         assert pyjwt.get_unverified_header(access)["kid"] == key_ring()[0].kid
         assert bearer(api, access).get(PROFILE).status_code == 200
+
+
+def _rotation_statements(api, user, token):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = refresh(api, token)
+    return response, [q["sql"] for q in queries.captured_queries if "synchronous_commit" in q["sql"]]
+
+
+@pytest.mark.parametrize("durable", [False, True])
+def test_only_a_winning_rotation_skips_the_wal_flush_on_postgresql(api, user, durable):
+    """The trade documented in docs/jwt.md ("Durability"): a won rotation commits without
+    waiting for the flush unless BOUNCER_JWT_REFRESH_DURABLE; reuse detection always waits."""
+    from django.db import connection
+
+    with jwt_conf(REFRESH_DURABLE=durable):
+        first = obtain(api).json()["refresh"]
+        won, statements = _rotation_statements(api, user, first)
+        assert won.status_code == 200
+        expected = ["SET LOCAL synchronous_commit TO OFF"] if connection.vendor == "postgresql" and not durable else []
+        assert statements == expected
+        with time_machine.travel(timezone.now() + timedelta(seconds=60)):
+            reused, statements = _rotation_statements(api, user, first)
+        assert reused.status_code == 401 and reused.json()["code"] == "token_revoked"
+        assert statements == []
+        assert JwtFamily.objects.get().revoked_at is not None

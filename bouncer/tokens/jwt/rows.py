@@ -64,3 +64,23 @@ def refresh_row_insert(*, jti: UUID, family_id: UUID, issued_at: datetime, expir
     ]
     with connection.cursor() as cursor:
         cursor.execute(_sql(connection.vendor)[1], params)
+
+
+def refresh_commit_without_flush() -> None:
+    """PostgreSQL: let this transaction's COMMIT return before its WAL reaches the disk.
+
+    Only the winning rotation of a refresh asks for it (unless
+    ``BOUNCER_JWT_REFRESH_DURABLE``): a sync worker otherwise sits idle for the
+    flush, about a quarter of a refresh's time (docs/performance.md).
+    ``synchronous_commit = off`` never corrupts or half-applies anything; a
+    database crash can lose the last fraction of a second of committed
+    rotations, which then never happened: their new refresh tokens are
+    refused (the client signs in again) and the tokens they retired work
+    once more. Sign-ins, logouts, revocations and reuse detection keep
+    waiting for their flush. SQLite (``synchronous=NORMAL`` in WAL mode)
+    makes the same trade for every commit already.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+

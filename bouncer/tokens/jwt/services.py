@@ -17,7 +17,7 @@ from bouncer.audit.services import audit_record
 from bouncer.core.exceptions import DomainError
 from bouncer.tokens.jwt.codec import ACCESS, REFRESH, InvalidJwt, jwt_decode, jwt_encode
 from bouncer.tokens.jwt.models import JwtFamily, JwtRefreshToken
-from bouncer.tokens.jwt.rows import refresh_row_insert, refresh_row_retire
+from bouncer.tokens.jwt.rows import refresh_commit_without_flush, refresh_row_insert, refresh_row_retire
 from bouncer.tokens.jwt.state import REVOKED, family_principal, family_state_invalidate
 from bouncer.users.models import User
 
@@ -107,6 +107,8 @@ def jwt_refresh(*, raw: str, request: HttpRequest | None) -> TokenPair:
             state, user = family_principal(family_id=family_id, user_id=claims["sub"])
             if state == REVOKED or user is None:
                 raise JwtRejected("token_revoked", "Token has been revoked.")
+            if not settings.BOUNCER_JWT["REFRESH_DURABLE"]:
+                refresh_commit_without_flush()
         else:
             user, reuse = _refresh_lost(jti=jti, claims=claims)
         if not user.is_active:
