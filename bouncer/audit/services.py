@@ -11,6 +11,7 @@ from django.utils import timezone
 from bouncer.audit.models import AuditAction, AuditEvent
 from bouncer.core.http import client_ip
 from bouncer.core.logging import scrub
+from bouncer.core.rows import row_insert
 
 logger = logging.getLogger("bouncer.audit")
 
@@ -30,7 +31,7 @@ def audit_record(
     then what was typed, truncated. ``data`` is scrubbed of secrets.
     """
     user_obj = user if getattr(user, "pk", None) else None
-    event = AuditEvent.objects.create(
+    event = row_insert(AuditEvent(
         action=AuditAction(action),
         created_at=timezone.now(),
         user=user_obj,
@@ -39,7 +40,7 @@ def audit_record(
         ip_address=client_ip(request) if request is not None else None,
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:256] if request is not None else ""),
         data=scrub(data or {}),
-    )
+    ))
     logger.info(
         "audit %s",
         event.action,
