@@ -25,7 +25,7 @@ import math
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django_redis.cache import RedisCache
 from rest_framework.throttling import BaseThrottle
 
@@ -43,7 +43,7 @@ def counter_hit(key: str, *, duration: int, now: float | None = None) -> tuple[f
     now = time.time() if now is None else now
     window = int(now // duration)
     current, previous = f"throttle:{key}:{window}", f"throttle:{key}:{window - 1}"
-    if isinstance(cache, RedisCache):
+    if isinstance(caches["default"], RedisCache):  # ``cache`` itself is a proxy
         count, before = _redis_hit(current, previous, timeout=2 * duration)
     else:
         try:

@@ -116,3 +116,28 @@ def test_parallel_burst_cannot_pass_the_limit():
             thread.join()
     assert allowed.count(True) == 10
     assert len(allowed) == 40
+
+
+def test_counter_is_one_atomic_increment_with_an_expiry():
+    """With Redis: INCR + EXPIRE + the previous window's GET in one pipeline, never
+    django-redis's Lua incr; in-process: the cache's own incr. Either way the count is shared."""
+    import time
+    from unittest import mock
+
+    from django.core.cache import cache, caches
+    from django_redis.cache import RedisCache
+
+    from bouncer.core.throttling import counter_hit
+
+    now = time.time()
+    window = int(now // 60)
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        with mock.patch.object(type(backend), "incr", side_effect=AssertionError("Lua incr used")):
+            assert counter_hit("test:ttl", duration=60, now=now)[0] == 1
+            assert counter_hit("test:ttl", duration=60, now=now)[0] == 2
+        assert 0 < backend.ttl(f"throttle:test:ttl:{window}") <= 120
+    else:
+        assert counter_hit("test:ttl", duration=60, now=now)[0] == 1
+        assert counter_hit("test:ttl", duration=60, now=now)[0] == 2
+    assert cache.get(f"throttle:test:ttl:{window}") == 2
