@@ -16,7 +16,7 @@ from bouncer.core.rows import row_insert
 logger = logging.getLogger("bouncer.audit")
 
 
-def audit_record(
+def audit_event(
     *,
     action: AuditAction,
     request: HttpRequest | None,
@@ -25,13 +25,13 @@ def audit_record(
     method: str = "",
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Store one audit event and log it as one JSON line.
+    """The unsaved row of one event (``audit_record`` stores and logs it).
 
     ``user`` may be None (failed login of an unknown name); ``username`` is
     then what was typed, truncated. ``data`` is scrubbed of secrets.
     """
     user_obj = user if getattr(user, "pk", None) else None
-    event = row_insert(AuditEvent(
+    return AuditEvent(
         action=AuditAction(action),
         created_at=timezone.now(),
         user=user_obj,
@@ -40,7 +40,11 @@ def audit_record(
         ip_address=client_ip(request) if request is not None else None,
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:256] if request is not None else ""),
         data=scrub(data or {}),
-    ))
+    )
+
+
+def audit_log(event: AuditEvent) -> None:
+    """The event's JSON log line, written once its row is stored."""
     logger.info(
         "audit %s",
         event.action,
@@ -54,4 +58,18 @@ def audit_record(
             "data": event.data,
         },
     )
+
+
+def audit_record(
+    *,
+    action: AuditAction,
+    request: HttpRequest | None,
+    user: Any = None,
+    username: str = "",
+    method: str = "",
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Store one audit event and log it as one JSON line."""
+    event = row_insert(audit_event(action=action, request=request, user=user, username=username, method=method, data=data))
+    audit_log(event)
     return event

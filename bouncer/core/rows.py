@@ -19,7 +19,7 @@ from django.db import connection, models
 
 
 @cache
-def _plan(model: type[models.Model], vendor: str) -> tuple[str, tuple, bool]:
+def _plan(model: type[models.Model], vendor: str) -> tuple[str, tuple, bool, str]:
     meta = model._meta
     auto_pk = isinstance(meta.pk, models.AutoField)  # Big/Small AutoField subclass it
     fields = tuple(f for f in meta.concrete_fields if not (auto_pk and f.primary_key))
@@ -30,12 +30,23 @@ def _plan(model: type[models.Model], vendor: str) -> tuple[str, tuple, bool]:
     )
     if auto_pk:
         sql += f" RETURNING {q(meta.pk.column)}"
-    return sql, fields, auto_pk
+    casts = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
+    return sql, fields, auto_pk, casts
+
+
+def row_columns(obj: models.Model) -> tuple[str, str, str, list]:
+    """``obj``'s INSERT in parts, for a statement that embeds it as ``INSERT ... SELECT``:
+    (quoted table, quoted columns, typed placeholders, values). Each placeholder is
+    cast to its column's type: an untyped literal in a SELECT list would be text."""
+    _, fields, _, casts = _plan(type(obj), connection.vendor)
+    q = connection.ops.quote_name
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    return q(obj._meta.db_table), ", ".join(q(f.column) for f in fields), casts, params
 
 
 def row_insert(obj: models.Model) -> models.Model:
     """INSERT ``obj`` as one statement (with its generated primary key read back); returns it."""
-    sql, fields, auto_pk = _plan(type(obj), connection.vendor)
+    sql, fields, auto_pk, _ = _plan(type(obj), connection.vendor)
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -419,3 +419,35 @@ def test_only_a_winning_rotation_skips_the_wal_flush_on_postgresql(api, user, du
         assert reused.status_code == 401 and reused.json()["code"] == "token_revoked"
         assert statements == []
         assert JwtFamily.objects.get().revoked_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_won_rotation_outside_a_transaction_is_one_statement_on_postgresql(api, user):
+    """Production runs each request in autocommit: on PostgreSQL the whole winning rotation
+    (retire, store the successor, the audit row) is one statement; elsewhere one transaction."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first = obtain(api).json()["refresh"]
+    with CaptureQueriesContext(connection) as queries:
+        response = refresh(api, first)
+    assert response.status_code == 200
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith(("UPDATE", "INSERT", "WITH"))]
+    if connection.vendor == "postgresql":
+        assert len(writes) == 1 and writes[0].startswith("WITH cfg")
+    else:
+        assert [sql.split()[0].upper() for sql in writes] == ["UPDATE", "INSERT", "INSERT"]
+    # Exactly what the transaction path stores: the old token spent, one live successor,
+    # one audit row naming the sign-in.
+    family = JwtFamily.objects.get()
+    assert JwtRefreshToken.objects.filter(family=family, used_at__isnull=True).count() == 1
+    assert JwtRefreshToken.objects.filter(family=family).count() == 2
+    event = AuditEvent.objects.get(action=AuditAction.TOKEN_REFRESHED)
+    assert event.user == user and event.data == {"family": str(family.pk), "grace": False}
+    assert str(event.ip_address) == "127.0.0.1"
+    # The successor rotates; the spent token, replayed after the grace, revokes the sign-in.
+    assert refresh(api, response.json()["refresh"]).status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(seconds=60)):
+        assert refresh(api, first).json()["code"] == "token_revoked"
+    family.refresh_from_db()
+    assert family.revoked_at is not None and family.revoke_reason == "reuse"

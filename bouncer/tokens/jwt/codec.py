@@ -48,10 +48,12 @@ def uuid7() -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
-def jwt_encode(*, claims: dict, token_type: str, issued_at: datetime, lifetime: int) -> tuple[str, str]:
+def jwt_encode(
+    *, claims: dict, token_type: str, issued_at: datetime, lifetime: int, jti: uuid.UUID | None = None
+) -> tuple[str, str]:
     """Sign ``claims`` plus the registered ones; returns (token, jti)."""
     conf = settings.BOUNCER_JWT
-    jti = str(uuid7())
+    jti = str(jti or uuid7())
     now = int(issued_at.timestamp())
     payload = {
         **claims,

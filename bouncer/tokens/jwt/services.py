@@ -8,16 +8,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from bouncer.audit.models import AuditAction
-from bouncer.audit.services import audit_record
+from bouncer.audit.services import audit_event, audit_log, audit_record
 from bouncer.core.exceptions import DomainError
-from bouncer.tokens.jwt.codec import ACCESS, REFRESH, InvalidJwt, jwt_decode, jwt_encode
+from bouncer.tokens.jwt.codec import ACCESS, REFRESH, InvalidJwt, jwt_decode, jwt_encode, uuid7
 from bouncer.tokens.jwt.models import JwtFamily, JwtRefreshToken
-from bouncer.tokens.jwt.rows import refresh_commit_without_flush, refresh_row_insert, refresh_row_retire
+from bouncer.tokens.jwt.rows import (
+    refresh_commit_without_flush,
+    refresh_rotate_at_once,
+    refresh_row_insert,
+    refresh_row_retire,
+)
 from bouncer.tokens.jwt.state import REVOKED, family_principal, family_state_invalidate
 from bouncer.users.models import User
 
@@ -50,28 +55,40 @@ def _claims(user: User, family_id) -> dict:
     return {"sub": str(user.pk), "fam": str(family_id), "username": user.username, "email": user.email, "is_staff": user.is_staff}
 
 
-def _mint(*, user: User, family_id: uuid.UUID, family_expires: datetime | None, now: datetime) -> TokenPair:
-    """Sign a new pair and store the refresh token's id.
+def _family_expiry(*, family_id: uuid.UUID, known: datetime | None, refresh_expires: datetime) -> datetime:
+    """The family expiry the next refresh token carries as ``fexp``.
 
-    ``family_expires`` is what the caller knows of the family's expiry (None:
-    nothing). The refresh token carries it as ``fexp``, so the next rotation
-    knows it without reading the family row; it is moved forward by a write at
-    most once a day (FAMILY_EXPIRY_SLACK), and only ever forward, so it never
-    falls short of the expiry of the family's newest refresh token.
+    ``known`` is what the caller knows of it (None: nothing). The refresh
+    token carries it, so a rotation knows it without reading the family row;
+    it is moved forward by a write at most once a day (FAMILY_EXPIRY_SLACK),
+    and only ever forward, so it never falls short of the expiry of the
+    family's newest refresh token.
     """
+    if known is not None and known >= refresh_expires:
+        return known
+    moved = refresh_expires + FAMILY_EXPIRY_SLACK
+    JwtFamily.objects.filter(pk=family_id, expires_at__lt=moved).update(expires_at=moved)
+    return moved
+
+
+def _sign_pair(*, user: User, family_id: uuid.UUID, family_expires: datetime, now: datetime, refresh_jti: uuid.UUID) -> TokenPair:
     conf = settings.BOUNCER_JWT
     access_life, refresh_life = conf["ACCESS_LIFETIME_SECONDS"], conf["REFRESH_LIFETIME_SECONDS"]
-    refresh_expires = now + timedelta(seconds=refresh_life)
-    if family_expires is None or family_expires < refresh_expires:
-        family_expires = refresh_expires + FAMILY_EXPIRY_SLACK
-        JwtFamily.objects.filter(pk=family_id, expires_at__lt=family_expires).update(expires_at=family_expires)
     access, _ = jwt_encode(claims=_claims(user, family_id), token_type=ACCESS, issued_at=now, lifetime=access_life)
-    refresh, jti = jwt_encode(
+    refresh, _ = jwt_encode(
         claims={"sub": str(user.pk), "fam": str(family_id), "fexp": int(family_expires.timestamp())},
-        token_type=REFRESH, issued_at=now, lifetime=refresh_life,
+        token_type=REFRESH, issued_at=now, lifetime=refresh_life, jti=refresh_jti,
     )
-    refresh_row_insert(jti=uuid.UUID(jti), family_id=family_id, issued_at=now, expires_at=refresh_expires)
-    return TokenPair(access, refresh, now + timedelta(seconds=access_life), refresh_expires, family_id)
+    return TokenPair(access, refresh, now + timedelta(seconds=access_life), now + timedelta(seconds=refresh_life), family_id)
+
+
+def _mint(*, user: User, family_id: uuid.UUID, family_expires: datetime | None, now: datetime) -> TokenPair:
+    """Sign a new pair and store the refresh token's id."""
+    refresh_expires = now + timedelta(seconds=settings.BOUNCER_JWT["REFRESH_LIFETIME_SECONDS"])
+    family_expires = _family_expiry(family_id=family_id, known=family_expires, refresh_expires=refresh_expires)
+    jti = uuid7()
+    refresh_row_insert(jti=jti, family_id=family_id, issued_at=now, expires_at=refresh_expires)
+    return _sign_pair(user=user, family_id=family_id, family_expires=family_expires, now=now, refresh_jti=jti)
 
 
 def jwt_obtain(*, user: User, request: HttpRequest | None) -> TokenPair:
@@ -96,15 +113,59 @@ def jwt_refresh(*, raw: str, request: HttpRequest | None) -> TokenPair:
     loser whose token was retired less than ``REUSE_GRACE_SECONDS`` ago is the
     same client racing itself (two tabs) and gets a pair too; any later
     replay is reuse: the whole family, access tokens included, is revoked.
+
+    On PostgreSQL the winning path is one statement (``rows.refresh_rotate_at_once``);
+    anything else (a lost race, reuse, a revoked sign-in, another database)
+    takes the transaction below, which decides why.
     """
     claims = _decode(raw, REFRESH)
     now = timezone.now()
-    jti, family_id = _uuid(claims["jti"]), _uuid(claims["fam"])
+    jti, family_id, user_id = _uuid(claims["jti"]), _uuid(claims["fam"]), _user_id(claims["sub"])
+    pair = None
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        pair = _refresh_at_once(claims=claims, jti=jti, family_id=family_id, user_id=user_id, now=now, request=request)
+    if pair is None:
+        pair = _refresh_in_transaction(claims=claims, jti=jti, family_id=family_id, user_id=user_id, now=now, request=request)
+    if secrets.randbelow(PURGE_EVERY_N_REFRESHES) == 0:
+        # Sign-ins purge every time; long-lived sign-ins that only refresh
+        # also retire expired rows, on about one refresh in N.
+        jwt_purge_expired(now=now)
+    return pair
+
+
+def _known_family_expiry(claims: dict) -> datetime | None:
+    fexp = claims.get("fexp")
+    return datetime.fromtimestamp(fexp, tz=UTC) if isinstance(fexp, int) else None
+
+
+def _refresh_at_once(*, claims, jti, family_id, user_id, now, request) -> TokenPair | None:
+    """The winning rotation as one statement; None when it did not win (or should not try)."""
+    state, user = family_principal(family_id=family_id, user_id=user_id)
+    if state == REVOKED or user is None or not user.is_active:
+        return None
+    refresh_expires = now + timedelta(seconds=settings.BOUNCER_JWT["REFRESH_LIFETIME_SECONDS"])
+    family_expires = _family_expiry(family_id=family_id, known=_known_family_expiry(claims), refresh_expires=refresh_expires)
+    new_jti = uuid7()
+    event = audit_event(
+        action=AuditAction.TOKEN_REFRESHED, request=request, user=user, method="jwt",
+        data={"family": str(family_id), "grace": False},
+    )
+    won = refresh_rotate_at_once(
+        jti=jti, family_id=family_id, user_id=user_id, now=now, new_jti=new_jti, new_expires=refresh_expires,
+        audit=event, durable=settings.BOUNCER_JWT["REFRESH_DURABLE"],
+    )
+    if not won:
+        return None
+    audit_log(event)
+    return _sign_pair(user=user, family_id=family_id, family_expires=family_expires, now=now, refresh_jti=new_jti)
+
+
+def _refresh_in_transaction(*, claims, jti, family_id, user_id, now, request) -> TokenPair:
     reuse = False
     with transaction.atomic():
-        won = refresh_row_retire(jti=jti, family_id=family_id, user_id=_user_id(claims["sub"]), now=now)
+        won = refresh_row_retire(jti=jti, family_id=family_id, user_id=user_id, now=now)
         if won:
-            state, user = family_principal(family_id=family_id, user_id=claims["sub"])
+            state, user = family_principal(family_id=family_id, user_id=user_id)
             if state == REVOKED or user is None:
                 raise JwtRejected("token_revoked", "Token has been revoked.")
             if not settings.BOUNCER_JWT["REFRESH_DURABLE"]:
@@ -119,9 +180,8 @@ def jwt_refresh(*, raw: str, request: HttpRequest | None) -> TokenPair:
             _revoke_families([family_id], reason="reuse", now=now)
             audit_record(action=AuditAction.TOKEN_REUSE_DETECTED, request=request, user=user, method="jwt", data={"family": str(family_id)})
         else:
-            fexp = claims.get("fexp")
-            family_expires = datetime.fromtimestamp(fexp, tz=UTC) if won and isinstance(fexp, int) else None
-            pair = _mint(user=user, family_id=family_id, family_expires=family_expires, now=now)
+            known = _known_family_expiry(claims) if won else None
+            pair = _mint(user=user, family_id=family_id, family_expires=known, now=now)
             audit_record(
                 action=AuditAction.TOKEN_REFRESHED, request=request, user=user, method="jwt",
                 data={"family": str(family_id), "grace": not won},
@@ -129,10 +189,6 @@ def jwt_refresh(*, raw: str, request: HttpRequest | None) -> TokenPair:
     if reuse:
         family_state_invalidate([family_id])
         raise JwtRejected("token_revoked", "Token has been revoked.")
-    if secrets.randbelow(PURGE_EVERY_N_REFRESHES) == 0:
-        # Sign-ins purge every time; long-lived sign-ins that only refresh
-        # also retire expired rows, on about one refresh in N.
-        jwt_purge_expired(now=now)
     return pair
 
 
