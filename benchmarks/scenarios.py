@@ -10,10 +10,12 @@ sets one. ``run.py`` runs the scenarios in this order, round after round.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from benchmarks.client import Client, Request, TokenChain, json_post
 
@@ -23,6 +25,14 @@ LOGIN = "/api/accounts/login/"
 TOKEN_LOGIN = "/api/auth-token/"
 JWT_OBTAIN = "/api/token/"
 JWT_REFRESH = "/api/token/refresh/"
+OAUTH_TOKEN = "/o/token/"
+#: Benchmark-only OAuth2 client secrets; the clients are ``<user>-password`` and
+#: ``<user>-client-credentials`` (one pair per server: they share a database, and
+#: each server hashes its secrets with its own first hasher).
+OAUTH_SECRETS = {
+    "password": "bench-password-secret-0123456789abcdef0123456789",
+    "client-credentials": "bench-cc-secret-0123456789abcdef0123456789abcdef",
+}
 
 
 @dataclass(frozen=True)
@@ -74,14 +84,30 @@ class Target:
 # --- servers ------------------------------------------------------------------
 
 
-def user_setup(username: str, *, drf_authtoken: bool = False) -> str:
-    """Shell code: get or create ``username``, print its hash parameters (never the hash)."""
+def user_setup(username: str, *, drf_authtoken: bool = False, oauth_clients: bool = False) -> str:
+    """Shell code: get or create ``username``, print its hash parameters (never the hash).
+
+    With ``oauth_clients``, also register the two benchmark OAuth2 clients (their
+    secrets hashed by the server's own settings) and print their hash parameters.
+    """
     token = (
         "from rest_framework.authtoken.models import Token\n"
         "out['drf_token'] = Token.objects.get_or_create(user=user)[0].key\n"
         if drf_authtoken
         else ""
     )
+    if oauth_clients:
+        token += (
+            "from oauth2_provider.models import get_application_model\n"
+            "Application = get_application_model()\n"
+            f"for grant, secret in {OAUTH_SECRETS!r}.items():\n"
+            f"    client_id = {username!r} + '-' + grant\n"
+            "    app = Application.objects.filter(client_id=client_id).first()\n"
+            "    if app is None:\n"
+            "        app = Application.objects.create(client_id=client_id, client_secret=secret, hash_client_secret=True,\n"
+            "            name=client_id, client_type='confidential', authorization_grant_type=grant)\n"
+            "    out['client_hash_' + grant] = '$'.join(app.client_secret.split('$')[:-2])\n"
+        )
     return (
         "import json\n"
         "from django.contrib.auth.hashers import PBKDF2PasswordHasher\n"
@@ -168,13 +194,30 @@ JWT_SEED = (
     " 'seconds': round(time.monotonic() - started, 1)}))\n"
 )
 
+def _client_hashes(setup: dict[str, Any], prefix: str) -> str | None:
+    for key in ("client_hash_password", "client_hash_client-credentials"):
+        if not setup.get(key, "").startswith(prefix):
+            return f"{key}: expected {prefix}..., got {setup.get(key)!r}"
+    return None
+
+
+def check_bouncer_with_clients(setup: dict[str, Any]) -> str | None:
+    """The user's password and both clients' secrets are Argon2id at or above OWASP's minimum."""
+    return check_argon2id_owasp(setup) or _client_hashes(setup, "argon2$argon2id$")
+
+
+def check_stock_oauth(setup: dict[str, Any]) -> str | None:
+    """The user's password and both clients' secrets are PBKDF2 at Django's default iterations."""
+    return check_pbkdf2_default(setup) or _client_hashes(setup, f"pbkdf2_sha256${setup['pbkdf2_default_iterations']}")
+
+
 SERVERS = [
     Server(
         name="bouncer",
         settings="config.settings.base",
         description="Bouncer as configured: Argon2id, cached_db sessions in Redis, hashed DRF tokens",
-        setup=user_setup("bench"),
-        check_setup=check_argon2id_owasp,
+        setup=user_setup("bench", oauth_clients=True),
+        check_setup=check_bouncer_with_clients,
     ),
     Server(
         name="pbkdf2",
@@ -189,6 +232,13 @@ SERVERS = [
         description="Stock DRF: database sessions and rest_framework.authtoken TokenAuthentication",
         setup=user_setup("bench_stock", drf_authtoken=True),
         migrate=True,
+    ),
+    Server(
+        name="stock_oauth",
+        settings="benchmarks.settings_stock_oauth",
+        description="Stock django-oauth-toolkit: its validator, PBKDF2 passwords and client secrets",
+        setup=user_setup("bench_stock_oauth", oauth_clients=True),
+        check_setup=check_stock_oauth,
     ),
     Server(
         name="jwt1m",
@@ -263,6 +313,41 @@ def jwt_refresh(client: Client) -> Request:
     )
 
 
+def _form_post(path: str, data: dict[str, str], *, client: tuple[str, str], expect_body: str) -> Request:
+    credentials = base64.b64encode(f"{client[0]}:{client[1]}".encode()).decode()
+    return Request(
+        path,
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {credentials}"},
+        body=urlencode(data),
+        expect_body=expect_body,
+    )
+
+
+def _oauth_client(client: Client, grant: str) -> tuple[str, str]:
+    return f"{client.setup['username']}-{grant}", OAUTH_SECRETS[grant]
+
+
+def oauth_password_grant(client: Client) -> Request:
+    """Tutorial 000's password grant: client secret (HTTP Basic) + the user's password."""
+    data = {"grant_type": "password", "username": client.setup["username"], "password": PASSWORD, "scope": "read"}
+    return _form_post(OAUTH_TOKEN, data, client=_oauth_client(client, "password"), expect_body='"access_token"')
+
+
+def oauth_client_credentials(client: Client) -> Request:
+    return _form_post(
+        OAUTH_TOKEN,
+        {"grant_type": "client_credentials", "scope": "read"},
+        client=_oauth_client(client, "client-credentials"),
+        expect_body='"access_token"',
+    )
+
+
+def profile_with_oauth2(client: Client) -> Request:
+    token = client.check(oauth_password_grant(client)).json()["access_token"]
+    return Request(PROFILE, headers={"Authorization": f"Bearer {token}"}, expect_body=client.setup["username"])
+
+
 SCENARIOS = [
     Scenario(
         name="floor",
@@ -335,6 +420,34 @@ SCENARIOS = [
         group="jwt",
     ),
     Scenario(
+        name="profile_oauth2",
+        server="bouncer",
+        description="GET profile, Authorization: Bearer (OAuth2 access token, scope read)",
+        prepare=profile_with_oauth2,
+        group="oauth2",
+    ),
+    Scenario(
+        name="oauth_client_credentials",
+        server="bouncer",
+        description="POST /o/token/ client_credentials (client secret: Argon2id, remembered)",
+        prepare=oauth_client_credentials,
+        group="oauth2",
+    ),
+    Scenario(
+        name="oauth_password",
+        server="bouncer",
+        description="POST /o/token/ password grant (client secret + Argon2id password)",
+        prepare=oauth_password_grant,
+        group="oauth2",
+    ),
+    Scenario(
+        name="stock_oauth_password",
+        server="stock_oauth",
+        description="the same password grant, stock toolkit: PBKDF2 secret + PBKDF2 password",
+        prepare=oauth_password_grant,
+        group="oauth2",
+    ),
+    Scenario(
         name="jwt_refresh_1m",
         server="jwt1m",
         description="the same refresh, 1M refresh rows in the database",
@@ -361,6 +474,8 @@ TARGETS = [
     Target("login_argon2", "login_pbkdf2", 5.0, "Argon2id login at >= 5x the rate of Django's default PBKDF2"),
     Target("profile_jwt", "floor", 0.50, "JWT-authenticated profile at >= 50% of the floor"),
     Target("jwt_refresh", "floor", 0.12, "JWT refresh (rotation, chained) at >= 12% of the floor"),
+    Target("profile_oauth2", "floor", 0.40, "OAuth2-bearer profile at >= 40% of the floor"),
+    Target("oauth_password", "stock_oauth_password", 5.0, "OAuth2 password grant at >= 5x stock django-oauth-toolkit"),
     # Not from an issue: refresh must not slow down as refresh rows accumulate.
     Target("jwt_refresh_1m", "jwt_refresh", 0.90, "JWT refresh with 1M refresh rows at >= 90% of the rate without"),
     Target("jwt_obtain_1m", "jwt_obtain", 0.90, "JWT sign-in with 1M refresh rows at >= 90% of the rate without"),
