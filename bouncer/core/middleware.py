@@ -10,7 +10,6 @@ one, keeping their status and headers.
 from __future__ import annotations
 
 import logging
-
 from http import HTTPStatus
 
 from django.http import HttpRequest, JsonResponse

@@ -16,14 +16,14 @@ in the id_token header and the JWKS. This module is imported by
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.exceptions import ImproperlyConfigured
 from jwcrypto import jwk
+
+from bouncer.core.keyfiles import key_ring_file_read, key_ring_file_write
 
 #: Previous keys kept in the JWKS after a rotation, so id_tokens signed with
 #: them still verify until they expire.
@@ -48,19 +48,6 @@ def oidc_key_id(pem: str) -> str:
     return key.thumbprint()
 
 
-def oidc_ring_read(path: Path) -> list[dict]:
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
-
-
-def oidc_ring_write(path: Path, entries: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(entries, handle)
-    os.replace(tmp, path)
-
-
 def oidc_ring_entry_new() -> dict:
     pem = _generate_pem()
     return {"kid": oidc_key_id(pem), "pem": pem}
@@ -69,7 +56,7 @@ def oidc_ring_entry_new() -> dict:
 def oidc_ring_rotate(path: Path, *, keep: int = KEEP_PREVIOUS) -> dict:
     """Put a new key first; keep ``keep`` previous ones for verification."""
     entry = oidc_ring_entry_new()
-    oidc_ring_write(path, [entry, *oidc_ring_read(path)[:keep]])
+    key_ring_file_write(path, [entry, *key_ring_file_read(path)[:keep]])
     return entry
 
 
@@ -79,14 +66,14 @@ def oidc_signing_pems(*, private_key: str, keys_file: str, production: bool) -> 
         oidc_key_id(private_key)
         return [private_key]
     path = Path(keys_file)
-    entries = oidc_ring_read(path)
+    entries = key_ring_file_read(path)
     if not entries:
         if production:
             raise ImproperlyConfigured(
                 "No OIDC signing key: set BOUNCER_OIDC_PRIVATE_KEY(_FILE) or run manage.py oidc_rotate_keys"
             )
         entries = [oidc_ring_entry_new()]
-        oidc_ring_write(path, entries)
+        key_ring_file_write(path, entries)
     for entry in entries:
         oidc_key_id(entry["pem"])
     return [entry["pem"] for entry in entries]

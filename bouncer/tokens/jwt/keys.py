@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from bouncer.core.keyfiles import key_ring_file_read, key_ring_file_write
 
 
 @dataclass(frozen=True)
@@ -60,19 +61,6 @@ def _load(pem: str, algorithm: str) -> SigningKey:
     return SigningKey(kid=_kid(public), private=private, public=public)
 
 
-def read_ring_file(path: Path) -> list[dict]:
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
-
-
-def write_ring_file(path: Path, entries: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(entries, handle)
-    os.replace(tmp, path)
-
-
 def new_ring_entry(algorithm: str) -> dict:
     pem = _generate_pem(algorithm)
     return {"kid": _load(pem, algorithm).kid, "pem": pem}
@@ -83,14 +71,14 @@ def _ring(algorithm: str, private_key: str, keys_file: str, production: bool, mt
     if private_key:
         return (_load(private_key, algorithm),)
     path = Path(keys_file)
-    entries = read_ring_file(path)
+    entries = key_ring_file_read(path)
     if not entries:
         if production:
             raise ImproperlyConfigured(
                 "No JWT signing key: set BOUNCER_JWT_PRIVATE_KEY(_FILE) or run manage.py jwt_rotate_keys"
             )
         entries = [new_ring_entry(algorithm)]
-        write_ring_file(path, entries)
+        key_ring_file_write(path, entries)
     return tuple(_load(entry["pem"], algorithm) for entry in entries)
 
 

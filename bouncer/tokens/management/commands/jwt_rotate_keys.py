@@ -13,7 +13,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from bouncer.tokens.jwt.keys import key_ring_reset, new_ring_entry, read_ring_file, write_ring_file
+from bouncer.core.keyfiles import key_ring_file_read, key_ring_file_write
+from bouncer.tokens.jwt.keys import key_ring_reset, new_ring_entry
 
 
 class Command(BaseCommand):
@@ -29,17 +30,17 @@ class Command(BaseCommand):
         if conf["PRIVATE_KEY"]:
             raise CommandError("BOUNCER_JWT_PRIVATE_KEY is set: the key comes from the environment, not the key ring.")
         path = Path(conf["KEYS_FILE"])
-        entries = read_ring_file(path)
+        entries = key_ring_file_read(path)
         if retire:
             if entries and entries[0]["kid"] == retire:
                 raise CommandError("Refusing to retire the current key; rotate first.")
             kept = [entry for entry in entries if entry["kid"] != retire]
             if len(kept) == len(entries):
                 raise CommandError(f"No key {retire!r} in {path}.")
-            write_ring_file(path, kept)
+            key_ring_file_write(path, kept)
             self.stdout.write(f"Retired {retire}; {len(kept)} key(s) left.")
         else:
             entry = new_ring_entry(conf["ALGORITHM"])
-            write_ring_file(path, [entry, *entries])
+            key_ring_file_write(path, [entry, *entries])
             self.stdout.write(f"New current key {entry['kid']}; {len(entries)} previous key(s) still verify.")
         key_ring_reset()
