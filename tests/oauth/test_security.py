@@ -12,6 +12,7 @@ from oauth2_provider.models import AccessToken, Grant, RefreshToken
 from bouncer.audit.models import AuditAction, AuditEvent
 from bouncer.oauth.models import RedeemedCode
 from bouncer.oauth.services import oauth_purge_expired
+from tests.conftest import PASSWORD
 from tests.oauth.conftest import (
     REDIRECT,
     TOKEN_URL,
@@ -263,3 +264,28 @@ def test_redeemed_code_records_expire(user, public_app):
     with time_machine.travel(timezone.now() + timedelta(days=15)):
         oauth_purge_expired(force=True)
     assert not RedeemedCode.objects.exists()
+
+
+def test_password_grant_is_throttled_per_account_across_addresses(user, password_app):
+    """Like every other password sign-in: BOUNCER_THROTTLE_LOGIN_ACCOUNT counts attempts on one
+    username whatever the address, shared with the JSON and HTML logins."""
+    from django.conf import settings
+
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login_account": "2/min", "oauth_token": "100/min"}
+    with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}):
+        for i in range(2):
+            wrong = Client(REMOTE_ADDR=f"10.1.0.{i}").post(
+                TOKEN_URL, {"grant_type": "password", "username": user.username, "password": "wrong"},
+                HTTP_AUTHORIZATION=password_app.basic(),
+            )
+            assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+        blocked = Client(REMOTE_ADDR="10.1.0.99").post(
+            TOKEN_URL, {"grant_type": "password", "username": user.username.upper(), "password": PASSWORD},
+            HTTP_AUTHORIZATION=password_app.basic(),
+        )
+        assert blocked.status_code == 429 and blocked.json()["error"] == "rate_limited"
+        assert not AccessToken.objects.exists()
+        # Grants without a username are not counted per account.
+        other = Client(REMOTE_ADDR="10.1.0.99").post(TOKEN_URL, {"grant_type": "client_credentials"},
+                                                     HTTP_AUTHORIZATION=password_app.basic())
+        assert other.status_code != 429
