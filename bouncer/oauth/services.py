@@ -258,6 +258,17 @@ def oauth_consent_withdraw(*, request: HttpRequest | None, user, application) ->
     return revoked
 
 
+def oauth_rp_logout_record(*, request: HttpRequest, user, application) -> None:
+    """An OpenID Connect relying party signed the user out (``/o/logout/``)."""
+    audit_record(
+        action=AuditAction.LOGOUT,
+        request=request,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        method="oidc",
+        data={"client_id": getattr(application, "client_id", "")},
+    )
+
+
 # --- purge ---------------------------------------------------------------------------
 
 

@@ -122,7 +122,13 @@ class ConnectDiscoveryInfoView(dot_views.ConnectDiscoveryInfoView):
 
 
 class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
-    """RP-initiated logout; refused requests answer JSON, not an HTML page."""
+    """RP-initiated logout; refused requests answer JSON, not an HTML page; the logout is audited."""
+
+    def do_logout(self, application=None, post_logout_redirect_uri=None, state=None, token_user=None):
+        user = token_user or self.request.user
+        response = super().do_logout(application, post_logout_redirect_uri, state, token_user)
+        services.oauth_rp_logout_record(request=self.request, user=user, application=application)
+        return response
 
     def error_response(self, error):
         return oauth_error(error.error or "invalid_request", getattr(error, "description", "") or "", error.status_code)

@@ -129,3 +129,16 @@ def test_rp_initiated_logout_shows_confirmation_page(user, code_app):
     browser.force_login(user)
     response = browser.get("/o/logout/", {"id_token_hint": tokens["id_token"]})
     assert response.status_code == 200
+
+
+def test_rp_initiated_logout_confirmed_signs_out_and_is_audited(user, code_app):
+    from bouncer.audit.models import AuditAction, AuditEvent
+
+    tokens = oidc_tokens(user, code_app, "openid")
+    browser = Client()
+    browser.force_login(user)
+    response = browser.post("/o/logout/", {"allow": "on", "id_token_hint": tokens["id_token"], "client_id": code_app.client_id})
+    assert response.status_code == 302
+    assert "_auth_user_id" not in browser.session
+    event = AuditEvent.objects.get(action=AuditAction.LOGOUT)
+    assert event.user == user and event.method == "oidc" and event.data == {"client_id": code_app.client_id}
