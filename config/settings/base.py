@@ -77,6 +77,10 @@ if env.DATABASE_URL:
             conn_health_checks=True,
         )
     }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with a health check that needs no round trip
+        # (bouncer/core/postgresql/base.py says why and how).
+        DATABASES["default"]["ENGINE"] = "bouncer.core.postgresql"
 else:
     env.LOCAL_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
