@@ -8,9 +8,7 @@ Needs Debian's chromium and chromium-driver, like test_browser.py.
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,20 +16,13 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
+from tests.e2e.chromium import chromium_driver, require_chromium
 from tests.e2e.oauth_support import authlib_over_http, create_client, manage  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
+require_chromium()
 
-if not (CHROMIUM and CHROMEDRIVER):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must run the browser tests: install chromium and chromium-driver")
-    pytest.skip("chromium / chromedriver not installed (apt-get install chromium chromium-driver)", allow_module_level=True)
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -43,17 +34,7 @@ APP_NAME = "Browser Demo App"
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-oauth')}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
+    driver = chromium_driver(tmp_path_factory.mktemp("chromium-oauth"), console_log=True)
     yield driver
     driver.quit()
 
