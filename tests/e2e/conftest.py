@@ -64,6 +64,9 @@ def live_server_env(server_db_url, tmp_path_factory):
         # A replayed OAuth2 refresh token is reuse at once (the 10 s default grace,
         # which the tests cannot wait out against a real clock, is tested in-process).
         BOUNCER_OAUTH_REFRESH_GRACE_SECONDS="0",
+        # One test user signs in with the password grant for each case of the
+        # scope matrix; the per-account throttle itself is tested in-process.
+        BOUNCER_THROTTLE_LOGIN_ACCOUNT="1000/min",
     )
     return env
 
