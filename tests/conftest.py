@@ -28,6 +28,18 @@ def make_user(username: str = "alice", *, is_staff: bool = False, is_active: boo
     )
 
 
+@pytest.fixture(params=["unknown_user", "wrong_password", "inactive_user"])
+def failed_credentials(request, db) -> tuple[str, str]:
+    """(username, password) for each way a sign-in fails; every one must look the same."""
+    make_user("alice")
+    make_user("dormant", is_active=False)
+    return {
+        "unknown_user": ("nobody", PASSWORD),
+        "wrong_password": ("alice", "wrong-password-1"),
+        "inactive_user": ("dormant", PASSWORD),
+    }[request.param]
+
+
 @pytest.fixture
 def user(db) -> User:
     return make_user("alice")
