@@ -158,7 +158,7 @@ THROTTLE_RATES = {
     # users may share one address (an office NAT): a higher per-address rate.
     "refresh": env_str("BOUNCER_THROTTLE_REFRESH", "120/min"),
     # /o/token/: every OAuth2 grant, refreshes and machine clients included;
-    # password guessing through it is also bounded by the per-account lockout.
+    # the password grant also counts toward login_account and the lockout.
     "oauth_token": env_str("BOUNCER_THROTTLE_OAUTH_TOKEN", "120/min"),
 }
 

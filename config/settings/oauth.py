@@ -95,7 +95,8 @@ BOUNCER_OAUTH = {
 }
 
 # The password grant is offered on purpose (tutorial 000 uses it), only to
-# applications registered for it, throttled and behind the account lockout;
+# applications registered for it, throttled per address and per account and
+# behind the account lockout;
 # the toolkit's RFC 9700 deploy warning about it is acknowledged here.
 # E001 refuses hashed token storage with a refresh grace period because the
 # toolkit cannot hand back tokens it no longer has; Bouncer's validator
