@@ -34,22 +34,26 @@ def _plan(model: type[models.Model], vendor: str) -> tuple[str, tuple, bool, str
     return sql, fields, auto_pk, casts
 
 
-def row_columns(obj: models.Model) -> tuple[str, str, str, list]:
-    """``obj``'s INSERT in parts, for a statement that embeds it as ``INSERT ... SELECT``:
-    (quoted table, quoted columns, typed placeholders, values). Each placeholder is
-    cast to its column's type: an untyped literal in a SELECT list would be text."""
-    _, fields, _, casts = _plan(type(obj), connection.vendor)
+def row_columns(model: type[models.Model]) -> tuple[str, str, str]:
+    """A model's INSERT in parts, for a statement that embeds it as ``INSERT ... SELECT``:
+    (quoted table, quoted columns, typed placeholders). Each placeholder is cast to its
+    column's type: an untyped literal in a SELECT list would be text. Values: ``row_values``."""
+    _, fields, _, casts = _plan(model, connection.vendor)
     q = connection.ops.quote_name
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    return q(obj._meta.db_table), ", ".join(q(f.column) for f in fields), casts, params
+    return q(model._meta.db_table), ", ".join(q(f.column) for f in fields), casts
+
+
+def row_values(obj: models.Model) -> list:
+    """``obj``'s values in ``row_columns`` order, prepared as the ORM's insert prepares them."""
+    _, fields, _, _ = _plan(type(obj), connection.vendor)
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
 
 
 def row_insert(obj: models.Model) -> models.Model:
     """INSERT ``obj`` as one statement (with its generated primary key read back); returns it."""
-    sql, fields, auto_pk, _ = _plan(type(obj), connection.vendor)
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    sql, _, auto_pk, _ = _plan(type(obj), connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, row_values(obj))
         if auto_pk:
             obj.pk = cursor.fetchone()[0]
     obj._state.adding = False

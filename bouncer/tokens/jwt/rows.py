@@ -17,12 +17,14 @@ from uuid import UUID
 
 from django.db import connection
 
-from bouncer.core.rows import row_columns
+from bouncer.audit.models import AuditEvent
+from bouncer.core.rows import row_columns, row_values
 from bouncer.tokens.jwt.models import JwtFamily, JwtRefreshToken
 
 
 @cache
-def _sql(vendor: str) -> tuple[str, str]:
+def _sql(vendor: str) -> tuple[str, str, str]:
+    """(retire, insert, rotate-at-once) for this database; built once."""
     q = connection.ops.quote_name
     token, family = q(JwtRefreshToken._meta.db_table), q(JwtFamily._meta.db_table)
     retire = (
@@ -30,29 +32,33 @@ def _sql(vendor: str) -> tuple[str, str]:
         f" WHERE {q('jti')} = %s AND {q('used_at')} IS NULL AND {q('family_id')} = %s"
         f" AND EXISTS (SELECT 1 FROM {family} WHERE {q('id')} = %s AND {q('user_id')} = %s AND {q('revoked_at')} IS NULL)"
     )
-    insert = (
-        f"INSERT INTO {token} ({q('jti')}, {q('family_id')}, {q('issued_at')}, {q('expires_at')}, {q('used_at')})"
-        " VALUES (%s, %s, %s, %s, NULL)"
+    columns = f"{q('jti')}, {q('family_id')}, {q('issued_at')}, {q('expires_at')}, {q('used_at')}"
+    insert = f"INSERT INTO {token} ({columns}) VALUES (%s, %s, %s, %s, NULL)"
+    audit_table, audit_columns, audit_casts = row_columns(AuditEvent)
+    at_once = (
+        "WITH cfg AS (SELECT set_config('synchronous_commit', CAST(%s AS text), true) AS v),"
+        f" retired AS ({retire} RETURNING {q('family_id')}),"
+        f" issued AS (INSERT INTO {token} ({columns})"
+        f" SELECT CAST(%s AS uuid), {q('family_id')}, CAST(%s AS timestamptz), CAST(%s AS timestamptz), NULL FROM retired),"
+        f" audited AS (INSERT INTO {audit_table} ({audit_columns}) SELECT {audit_casts} FROM retired)"
+        " SELECT (SELECT count(*) FROM retired), (SELECT v FROM cfg)"
     )
-    return retire, insert
+    return retire, insert, at_once
 
 
 def _prep(model, field: str, value):
     return model._meta.get_field(field).get_db_prep_value(value, connection)
 
 
+def _retire_params(*, jti: UUID, family_id: UUID, user_id, now: datetime) -> list:
+    family_pk = _prep(JwtFamily, "id", family_id)
+    return [_prep(JwtRefreshToken, "used_at", now), _prep(JwtRefreshToken, "jti", jti), family_pk, family_pk, _prep(JwtFamily, "user", user_id)]
+
+
 def refresh_row_retire(*, jti: UUID, family_id: UUID, user_id, now: datetime) -> bool:
     """Mark an unused refresh token of a live family of ``user_id`` used; True for the one caller that did."""
-    family_pk = _prep(JwtFamily, "id", family_id)
-    params = [
-        _prep(JwtRefreshToken, "used_at", now),
-        _prep(JwtRefreshToken, "jti", jti),
-        family_pk,
-        family_pk,
-        _prep(JwtFamily, "user", user_id),
-    ]
     with connection.cursor() as cursor:
-        cursor.execute(_sql(connection.vendor)[0], params)
+        cursor.execute(_sql(connection.vendor)[0], _retire_params(jti=jti, family_id=family_id, user_id=user_id, now=now))
         return cursor.rowcount == 1
 
 
@@ -99,35 +105,15 @@ def refresh_rotate_at_once(
     trips (BEGIN, UPDATE, SET, two INSERTs, COMMIT) were most of a refresh's
     wait and a quarter of its CPU.
     """
-    q = connection.ops.quote_name
-    token, family = q(JwtRefreshToken._meta.db_table), q(JwtFamily._meta.db_table)
-    audit_table, audit_columns, audit_casts, audit_params = row_columns(audit)
-    family_pk = _prep(JwtFamily, "id", family_id)
-    sql = (
-        "WITH cfg AS (SELECT set_config('synchronous_commit', CAST(%s AS text), true) AS v),"
-        f" retired AS (UPDATE {token} SET {q('used_at')} = %s"
-        f" WHERE {q('jti')} = %s AND {q('used_at')} IS NULL AND {q('family_id')} = %s"
-        f" AND EXISTS (SELECT 1 FROM {family} WHERE {q('id')} = %s AND {q('user_id')} = %s AND {q('revoked_at')} IS NULL)"
-        f" RETURNING {q('family_id')}),"
-        f" issued AS (INSERT INTO {token} ({q('jti')}, {q('family_id')}, {q('issued_at')}, {q('expires_at')}, {q('used_at')})"
-        f" SELECT CAST(%s AS uuid), {q('family_id')}, CAST(%s AS timestamptz), CAST(%s AS timestamptz), NULL FROM retired),"
-        f" audited AS (INSERT INTO {audit_table} ({audit_columns})"
-        f" SELECT {audit_casts} FROM retired)"
-        " SELECT (SELECT count(*) FROM retired), (SELECT v FROM cfg)"
-    )
     params = [
         "on" if durable else "off",
-        _prep(JwtRefreshToken, "used_at", now),
-        _prep(JwtRefreshToken, "jti", jti),
-        family_pk,
-        family_pk,
-        _prep(JwtFamily, "user", user_id),
+        *_retire_params(jti=jti, family_id=family_id, user_id=user_id, now=now),
         _prep(JwtRefreshToken, "jti", new_jti),
         _prep(JwtRefreshToken, "issued_at", now),
         _prep(JwtRefreshToken, "expires_at", new_expires),
-        *audit_params,
+        *row_values(audit),
     ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_sql(connection.vendor)[2], params)
         return cursor.fetchone()[0] == 1
 
