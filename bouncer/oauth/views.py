@@ -134,16 +134,29 @@ class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
         return oauth_error(error.error or "invalid_request", getattr(error, "description", "") or "", error.status_code)
 
 
+def application_form_class(request):
+    """The application form for this user: ``skip_authorization`` for staff only.
+
+    An application that skips the consent page receives authorization codes
+    for anyone sent to ``/o/authorize/`` with its client id, so letting any
+    signed-in user tick it would let anyone build a consent bypass. For other
+    users the field is not on the form at all, so a smuggled value is ignored
+    and an existing application keeps the value staff gave it.
+    """
+    fields = APPLICATION_FIELDS if request.user.is_staff else tuple(f for f in APPLICATION_FIELDS if f != "skip_authorization")
+    return modelform_factory(get_application_model(), form=BouncerApplicationForm, fields=fields)
+
+
 class ApplicationRegistrationView(dot_views.ApplicationRegistration):
-    """/o/applications/register/: no implicit or hybrid flows, RS256 only, secrets hashed."""
+    """/o/applications/register/: no implicit or hybrid flows, RS256 only, secrets hashed, consent kept."""
 
     def get_form_class(self):
-        return modelform_factory(get_application_model(), form=BouncerApplicationForm, fields=APPLICATION_FIELDS)
+        return application_form_class(self.request)
 
 
 class ApplicationUpdateView(dot_views.ApplicationUpdate):
     def get_form_class(self):
-        return modelform_factory(get_application_model(), form=BouncerApplicationForm, fields=APPLICATION_FIELDS)
+        return application_form_class(self.request)
 
 
 class AuthorizedTokenDeleteView(dot_views.AuthorizedTokenDeleteView):

@@ -180,3 +180,53 @@ def test_application_management_pages(user):
     assert_bouncer_page(delete)
     assert browser.post(f"/o/applications/{application.pk}/delete/", {"csrfmiddlewaretoken": csrf(delete)}).status_code == 302
     assert not get_application_model().objects.filter(pk=application.pk).exists()
+
+
+def _registration_data(browser, name: str) -> dict:
+    html = browser.get("/o/applications/register/").content.decode()
+    secret = re.search(r'name="client_secret"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="client_secret"', html)
+    client_id = re.search(r'name="client_id"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="client_id"', html)
+    return {
+        "csrfmiddlewaretoken": csrf(html), "name": name, "client_id": client_id.group(1),
+        "client_secret": secret.group(1), "client_type": "confidential",
+        "authorization_grant_type": "authorization-code", "redirect_uris": "https://evil.example.com/cb",
+        "post_logout_redirect_uris": "", "allowed_origins": "", "algorithm": "RS256",
+    }
+
+
+def test_user_registering_an_application_cannot_skip_consent(user, other_user):
+    """Consent bypass: a self-registered app with skip_authorization would get
+    codes for any victim sent to /o/authorize/ without a consent page."""
+    browser = signed_in(user)
+    assert "skip_authorization" not in browser.get("/o/applications/register/").content.decode()
+    data = {**_registration_data(browser, "Evil app"), "skip_authorization": "on"}
+    assert browser.post("/o/applications/register/", data).status_code == 302
+    application = get_application_model().objects.get(name="Evil app")
+    assert application.skip_authorization is False
+    # Nor can the owner turn it on later through the update page.
+    edit_url = f"/o/applications/{application.pk}/update/"
+    edit = browser.get(edit_url).content.decode()
+    assert "skip_authorization" not in edit
+    update = {**data, "csrfmiddlewaretoken": csrf(edit), "skip_authorization": "on"}
+    update.pop("client_secret")
+    assert browser.post(edit_url, update).status_code == 302
+    application.refresh_from_db()
+    assert application.skip_authorization is False
+    # The victim still gets the consent page.
+    verifier, challenge = pkce_pair()
+    victim = signed_in(other_user)
+    page = victim.get("/o/authorize/", {
+        "response_type": "code", "client_id": application.client_id, "redirect_uri": "https://evil.example.com/cb",
+        "scope": "read", "code_challenge": challenge, "code_challenge_method": "S256",
+    })
+    assert page.status_code == 200 and "code=" not in page.get("Location", "")
+
+
+def test_staff_may_register_a_first_party_application_without_consent(staff):
+    browser = signed_in(staff)
+    assert "skip_authorization" in browser.get("/o/applications/register/").content.decode()
+    data = {**_registration_data(browser, "First party"), "skip_authorization": "on"}
+    assert browser.post("/o/applications/register/", data).status_code == 302
+    assert get_application_model().objects.get(name="First party").skip_authorization is True
