@@ -89,7 +89,9 @@ class SessionLoginApi(APIView):
 
 
 class SessionLogoutApi(APIView):
-    permission_classes = [permissions.IsAuthenticated, IsSessionAuthenticated]
+    # Every view an OAuth2 token can reach composes the scope check
+    # (tests/security/test_oauth_scope_everywhere.py walks the URLconf).
+    permission_classes = [permissions.IsAuthenticated & OAuth2MethodScope, IsSessionAuthenticated]
 
     @extend_schema(request=None, responses={200: MessageOutput})
     def post(self, request):
@@ -98,7 +100,9 @@ class SessionLogoutApi(APIView):
 
 
 class UserListApi(generics.ListAPIView):
-    permission_classes = [permissions.IsAuthenticated & permissions.IsAdminUser]
+    # An OAuth2 token needs `read` here too: an `openid`-only token of a staff
+    # user must not list every user's email.
+    permission_classes = [permissions.IsAuthenticated & OAuth2MethodScope & permissions.IsAdminUser]
     serializer_class = UserOutput
 
     def get_queryset(self):
