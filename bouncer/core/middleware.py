@@ -5,6 +5,12 @@ DEBUG is on). API clients get JSON instead; the traceback goes to the log.
 Error responses that views outside DRF answer without a JSON body (a 405
 from a POST-only django-oauth-toolkit view, an HTML error page) are given
 one, keeping their status and headers.
+
+It also keeps credentials out of caches: every answer under ``/api/`` and
+``/o/`` (tokens, the profile, session cookies, errors) and any other answer
+that sets a cookie gets ``Cache-Control: no-store``, in this one place rather
+than per view, so a new endpoint cannot forget it. A view that chose its own
+caching for a cookie-less public answer (the JWKS) keeps it.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import logging
 from http import HTTPStatus
 
 from django.http import HttpRequest, JsonResponse
+from django.utils.cache import patch_cache_control
 
 from bouncer.core.handlers import JSON_PREFIXES
 
@@ -25,11 +32,21 @@ class ApiErrorMiddleware:
 
     def __call__(self, request: HttpRequest):
         response = self.get_response(request)
-        if response.status_code >= 400 and request.path.startswith(JSON_PREFIXES):
+        api = request.path.startswith(JSON_PREFIXES)
+        if api and response.status_code >= 400:
             content_type = response.get("Content-Type", "")
             if not content_type.startswith(("application/json", "application/problem+json")):
-                return self.json_error(response)
+                response = self.json_error(response)
+        if api or response.cookies:
+            self.no_store(response)
         return response
+
+    @staticmethod
+    def no_store(response) -> None:
+        if "Cache-Control" not in response:
+            response["Cache-Control"] = "no-store"  # the common case: no parsing
+        elif "no-store" not in response["Cache-Control"]:
+            patch_cache_control(response, no_store=True)
 
     @staticmethod
     def json_error(response):
