@@ -22,8 +22,9 @@ urlpatterns = [
     path("o/", include("bouncer.oauth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    # Unknown API paths answer JSON even with DEBUG on (handler404 only runs with it off).
-    re_path(r"^(api|o)/", handlers.page_not_found),
+    # Unknown API paths answer JSON even with DEBUG on (handler404 only runs
+    # with it off), and a POST there is 404, not a CSRF 403.
+    re_path(r"^(api|o)/", handlers.unknown_path),
 ]
 
 handler400 = "bouncer.core.handlers.bad_request"

@@ -1,18 +1,42 @@
 """The one place that decides the shape of API errors.
 
 Services raise ``DomainError`` subclasses (no HTTP in them); DRF raises its own
-``APIException``s. Both become JSON here. Anything else under ``/api/`` that
-escapes a view is turned into JSON by ``bouncer.core.handlers``.
+``APIException``s; Django raises its request errors (``Http404``,
+``TooManyFieldsSent``, ``RequestDataTooBig``, ...) in and outside DRF views.
+All of them become JSON here, in one of two shapes:
+
+- ``{"detail": ..., "code": ...}`` everywhere under ``/api/`` (and for the
+  non-protocol answers under ``/o/``: 404, 403, 500). Two bodies are kept
+  verbatim because SPEC.md fixes them: ``{"detail": "Authentication
+  credentials were not provided."}`` for missing credentials and
+  ``{"error": "Invalid credentials"}`` for a failed session login.
+- RFC 6749 ``{"error": ..., "error_description": ...}`` with
+  ``Cache-Control: no-store`` for the OAuth2 protocol's own errors under ``/o/``.
+
+``bouncer.core.handlers`` and ``bouncer.core.middleware`` build their answers
+with the functions below.
 """
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import (
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.http import Http404, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+OAUTH_PREFIX = "/o/"
 
 
 class DomainError(Exception):
@@ -37,20 +61,86 @@ class InvalidCredentials(DomainError):
     default_detail = "Invalid credentials"
 
 
+def error_body(detail: Any, code: str) -> dict:
+    """``{"detail", "code"}``: the body of every non-OAuth error."""
+    return {"detail": detail, "code": code}
+
+
+def json_error(*, status: int, detail: str, code: str) -> JsonResponse:
+    """An error answer outside DRF (handlers, middleware), in the API's shape."""
+    return JsonResponse(error_body(detail, code), status=status)
+
+
+def status_error(status: int) -> JsonResponse:
+    """An error for a bare status code: ``404`` → ``{"detail": "Not Found.", "code": "not_found"}``."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return json_error(status=status, detail=f"{phrase}.", code=phrase.lower().replace(" ", "_").replace("-", "_"))
+
+
+def oauth_error(*, error: str, description: str, status: int) -> JsonResponse:
+    """RFC 6749 section 5.2 error JSON, never cached."""
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+NOT_FOUND = (404, "Not found.", "not_found")
+PERMISSION_DENIED = (403, "You do not have permission to perform this action.", "permission_denied")
+BAD_REQUEST = (400, "Bad request.", "bad_request")
+SERVER_ERROR = (500, "Internal server error.", "server_error")
+
+
+def request_error(exc: BaseException) -> tuple[int, str, str] | None:
+    """(status, detail, code) for the request errors Django raises, else None.
+
+    Django's own handler turns these into 400/403/404 pages; a view under
+    ``/api/`` or ``/o/`` that lets one escape (a 5,000-field form, a body
+    over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, a toolkit view's ``Http404``) must
+    answer the same status as JSON, never 500.
+    """
+    if isinstance(exc, Http404):
+        return NOT_FOUND
+    if isinstance(exc, PermissionDenied):
+        return PERMISSION_DENIED
+    if isinstance(exc, RequestDataTooBig):
+        return 413, "Request body too large.", "too_large"
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return 400, "Too many fields in the request.", "too_many_fields"
+    if isinstance(exc, (SuspiciousOperation, BadRequest, MultiPartParserError)):
+        return BAD_REQUEST
+    return None
+
+
+def request_error_response(*, path: str, exc: BaseException) -> JsonResponse | None:
+    """The JSON answer for a Django request error on ``path``; RFC-shaped for a bad OAuth request."""
+    known = request_error(exc)
+    if known is None:
+        return None
+    status_code, detail, code = known
+    if path.startswith(OAUTH_PREFIX) and status_code in (400, 413):
+        return oauth_error(error="invalid_request", description=detail, status=status_code)
+    return json_error(status=status_code, detail=detail, code=code)
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, InvalidCredentials):
         # SPEC.md keeps tutorial 000's body for a failed login verbatim.
         return Response({"error": exc.detail}, status=exc.status_code)
     if isinstance(exc, DomainError):
-        body = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail, "code": exc.code}
+        body = exc.detail if isinstance(exc.detail, dict) else error_body(exc.detail, exc.code)
         response = Response(body, status=exc.status_code)
         if exc.retry_after is not None:
             response["Retry-After"] = str(exc.retry_after)
         return response
-    if isinstance(exc, RequestDataTooBig):
-        return Response({"detail": "Request body too large.", "code": "too_large"}, status=413)
     if isinstance(exc, exceptions.ParseError):
         # DRF echoes the parser's message, which for JSON includes text of the
         # body; answer a stable message instead.
-        return Response({"detail": "Malformed request body.", "code": "parse_error"}, status=400)
+        return Response(error_body("Malformed request body.", "parse_error"), status=400)
+    if not isinstance(exc, (Http404, PermissionDenied)):  # DRF maps those two itself
+        known = request_error(exc)
+        if known is not None:
+            return Response(error_body(known[1], known[2]), status=known[0])
     return exception_handler(exc, context)

@@ -126,3 +126,116 @@ def test_jwt_endpoints_answer_4xx_json_to_bad_bodies_and_change_nothing(api, use
     if url == "/api/token/" and kind == "not_a_jwt":
         after = (after[0][:4] + (before[0][4],), *after[1:])  # a failed sign-in is audited
     assert after == before
+
+
+# --- answers that used to be 500 (hole 4.9) -----------------------------------
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+DEEP = b"[" * 2500
+NESTED_JOSE = {
+    "header": f"{_b64(DEEP)}.{_b64(b'{}')}.c2ln",
+    "payload": f"{_b64(json.dumps({'alg': 'ES256', 'typ': 'JWT'}).encode())}.{_b64(DEEP)}.c2ln",
+}
+
+
+@pytest.mark.parametrize("part", sorted(NESTED_JOSE))
+def test_deeply_nested_jose_part_as_bearer_is_401_json(api, part):
+    response = api.get("/api/accounts/profile/", HTTP_AUTHORIZATION=f"Bearer {NESTED_JOSE[part]}")
+    assert response.status_code == 401, response.content
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("part", sorted(NESTED_JOSE))
+@pytest.mark.parametrize("url, field", [("/api/token/refresh/", "refresh"), ("/api/token/verify/", "token"), ("/api/token/blacklist/", "refresh")])
+def test_deeply_nested_jose_part_in_jwt_endpoints_is_401_json(api, user, part, url, field):
+    before = snapshot()
+    response = api.post(url, {field: NESTED_JOSE[part]}, format="json")
+    assert response.status_code == 401, response.content
+    assert response.json()["detail"]
+    assert snapshot() == before
+
+
+#: The anonymous endpoints that take a password or a client secret (and register).
+SIGN_IN_PATHS = ["/api/accounts/login/", "/api/auth-token/", "/api/token/", "/o/token/", "/o/introspect/",
+                 "/o/revoke_token/", "/accounts/login/", "/admin/login/", "/api/accounts/register/"]
+MANY_FIELDS = "&".join(f"f{i}=x" for i in range(5_000))
+
+
+@pytest.mark.parametrize("url", SIGN_IN_PATHS)
+def test_form_with_5000_fields_is_400_and_changes_nothing(user, url):
+    from django.test import Client
+
+    before = snapshot()
+    response = Client().post(url, MANY_FIELDS, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400, response.content
+    if url.startswith(("/api/", "/o/")):
+        body = response.json()
+        assert body.get("code") == "too_many_fields" or body.get("error") == "invalid_request", body
+    assert snapshot() == before
+
+
+OAUTH_POSTS = ["/o/token/", "/o/introspect/", "/o/revoke_token/"]
+
+
+@pytest.mark.parametrize("url", OAUTH_POSTS)
+def test_oauth_body_over_the_limit_is_413_rfc_json(user, url):
+    from django.test import Client
+
+    response = Client().post(url, "token=" + "x" * (2 * 1024 * 1024), content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 413, response.content
+    assert response.json()["error"] == "invalid_request"
+    assert response["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("url", OAUTH_POSTS)
+@pytest.mark.parametrize("where", ["body", "basic"])
+def test_nul_byte_in_client_id_is_400_rfc_json_and_changes_nothing(user, url, where):
+    import base64
+
+    from django.test import Client
+
+    data = {"grant_type": "client_credentials", "token": "t"}
+    headers = {}
+    if where == "body":
+        data.update(client_id="evil\x00id", client_secret="s")
+    else:
+        headers["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(b"evil%00id:s").decode()
+    before = snapshot()
+    response = Client().post(url, data, **headers)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_request"
+    assert snapshot() == before
+
+
+def test_nul_byte_in_client_id_on_authorize_is_400_rfc_json(user):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(user)
+    response = browser.get("/o/authorize/", {"client_id": "evil\x00id", "response_type": "code", "redirect_uri": "https://x.example/cb"})
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_http404_raised_outside_drf_is_404_json(user):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(user)
+    response = browser.get("/o/applications/999999/")
+    assert response.status_code == 404, response.content
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+@pytest.mark.parametrize("url", ["/api/no-such-endpoint/", "/o/no-such-endpoint/", "/api/accounts/nope/"])
+def test_post_to_unknown_path_is_404_json_not_csrf_403(url):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(url, {"a": "b"})
+    assert response.status_code == 404, response.content
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}

@@ -122,8 +122,8 @@ def unverified_header(raw: str) -> dict | None:
     segment = raw.split(".", 1)[0]
     try:
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, TypeError):  # binascii.Error and JSONDecodeError are ValueErrors
-        return None
+    except (ValueError, TypeError, RecursionError):  # binascii.Error and JSONDecodeError are ValueErrors;
+        return None  # a header of nested arrays ("[[[[...") exhausts the parser's recursion limit
     return header if isinstance(header, dict) else None
 
 
