@@ -1,4 +1,12 @@
-"""One JSON object per log line, with secrets scrubbed by one filter."""
+"""One JSON object per log line, with secrets scrubbed by one filter.
+
+Every record reaches exactly one handler, the JSON console on the root
+logger. Django's own configuration (``django.utils.log.DEFAULT_LOGGING``,
+applied before this one) gives the ``django`` logger a plain-text console
+handler (DEBUG only) and the admin mailer, and stops ``django.server`` from
+propagating; both are undone here, so a Django record is neither written
+twice (once as text) nor lost.
+"""
 
 from config.settings import env
 
@@ -18,8 +26,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.LOG_LEVEL.upper()},
     "loggers": {
+        # No handlers of its own (Django's text console and mailer removed);
+        # NOTSET: the root level (BOUNCER_LOG_LEVEL) decides.
+        "django": {"handlers": [], "level": "NOTSET", "propagate": True},
         # runserver's request lines: shown in development, quiet in production.
-        "django.server": {"level": "INFO" if env.DEBUG else "WARNING"},
+        "django.server": {"handlers": [], "level": "INFO" if env.DEBUG else "WARNING", "propagate": True},
         "bouncer.audit": {"level": "INFO", "propagate": True},
     },
 }
