@@ -1,31 +1,48 @@
 """The custom user model, present from the first migration.
 
-Usernames and emails are unique regardless of case (database constraints on
-``Lower(...)``), and every lookup by them is case-insensitive, so ``Alice``
-and ``alice`` are one account.
+Usernames and emails are unique after normalisation (NFKC, then casefold)
+and every lookup by them goes through the normalised form, so ``Alice`` and
+``alice``, ``Ärger`` and ``ärger``, ``straße`` and ``STRASSE``, ``ｆｏｏ`` and
+``foo`` are one account on every database. The normalised copies live in
+their own columns with unique constraints, filled by ``save()``: the
+database's ``lower()`` cannot be used, because SQLite's lowers ASCII only and
+PostgreSQL's depends on the collation. The username is kept as typed, for
+display.
 """
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
-from django.db.models.functions import Lower
+
+
+def identifier_normalize(value: str) -> str:
+    """The form two usernames (or emails) are compared in: NFKC, then casefold."""
+    return unicodedata.normalize("NFKC", value).casefold()
 
 
 class BouncerUserManager(UserManager):
     def get_by_natural_key(self, username: str) -> User:
-        # alias + Lower lets PostgreSQL use the functional unique index.
-        return self.alias(username_lower=Lower("username")).get(username_lower=username.lower())
+        return self.get(username_normalized=identifier_normalize(username))
 
-    def email_taken(self, email: str) -> bool:
-        return self.alias(email_lower=Lower("email")).filter(email_lower=email.lower()).exists()
+    def email_taken(self, email: str, *, exclude_pk=None) -> bool:
+        return self.filter(email_normalized=identifier_normalize(email)).exclude(pk=exclude_pk).exists()
 
     def username_taken(self, username: str) -> bool:
-        return self.alias(username_lower=Lower("username")).filter(username_lower=username.lower()).exists()
+        return self.filter(username_normalized=identifier_normalize(username)).exists()
+
+
+#: The normalised columns and the field each is derived from.
+NORMALIZED = {"username_normalized": "username", "email_normalized": "email"}
 
 
 class User(AbstractUser):
     email = models.EmailField("email address", max_length=254)
+    # casefold may lengthen a string (ß → ss, ligatures), hence the room.
+    username_normalized = models.CharField(max_length=600, unique=True, editable=False)
+    email_normalized = models.CharField(max_length=1024, unique=True, editable=False)
 
     objects = BouncerUserManager()
 
@@ -33,7 +50,12 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
-        constraints = [
-            models.UniqueConstraint(Lower("username"), name="users_user_username_ci_unique"),
-            models.UniqueConstraint(Lower("email"), name="users_user_email_ci_unique"),
-        ]
+
+    def save(self, *args, **kwargs):
+        for column, source in NORMALIZED.items():
+            setattr(self, column, identifier_normalize(getattr(self, source) or ""))
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            extra = {column for column, source in NORMALIZED.items() if source in update_fields}
+            kwargs["update_fields"] = {*update_fields, *extra}
+        super().save(*args, **kwargs)

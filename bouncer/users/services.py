@@ -129,7 +129,7 @@ def password_change(*, request: HttpRequest, user: User, old_password: str, new_
 def profile_update(*, request: HttpRequest, user: User, data: dict) -> User:
     """Update the editable profile fields (names and email, never flags)."""
     email = data.get("email")
-    if email is not None and email.lower() != user.email.lower() and User.objects.email_taken(email):
+    if email is not None and User.objects.email_taken(email, exclude_pk=user.pk):
         raise RegistrationConflict({"email": ["A user with that email already exists."]})
     changed = sorted(field for field, value in data.items() if getattr(user, field) != value)
     if not changed:
