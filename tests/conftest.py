@@ -66,7 +66,10 @@ def session_client(user: User, password: str = PASSWORD) -> APIClient:
     client = APIClient(enforce_csrf_checks=True)
     response = client.post("/api/accounts/login/", {"username": user.username, "password": password}, format="json")
     assert response.status_code == 200, response.content
-    client.credentials(HTTP_X_CSRFTOKEN=response.cookies["csrftoken"].value)
+    from django.conf import settings
+
+    # By its configured name: __Host-csrftoken in production (config/settings/security.py).
+    client.credentials(HTTP_X_CSRFTOKEN=response.cookies[settings.CSRF_COOKIE_NAME].value)
     return client
 
 

@@ -164,3 +164,73 @@ def test_development_creates_and_keeps_the_oidc_key_ring(tmp_path):
     assert rotated.returncode == 0, rotated.stderr
     keys = run(["-c", code.replace("['OIDC_RSA_PRIVATE_KEY'][:80]", "['OIDC_RSA_PRIVATE_KEYS_INACTIVE'][0][:80]")], {}, tmp_path)
     assert keys.stdout == first.stdout  # the old key stays, for verification
+
+
+COOKIE_SETTINGS = (
+    "SESSION_COOKIE_NAME", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_PATH", "SESSION_COOKIE_DOMAIN",
+    "CSRF_COOKIE_NAME", "CSRF_COOKIE_SECURE", "CSRF_COOKIE_PATH", "CSRF_COOKIE_DOMAIN", "BOUNCER_JWT", "BOUNCER_PRODUCTION",
+)
+
+
+def cookie_settings(env, tmp_path) -> dict:
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        f"print(repr({{name: getattr(settings, name) for name in {COOKIE_SETTINGS!r}}}))"
+    )
+    result = run(["-c", code], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    return eval(result.stdout)
+
+
+def test_production_cookie_names_carry_the_host_prefix(tmp_path):
+    values = cookie_settings(production(), tmp_path)
+    assert (values["SESSION_COOKIE_NAME"], values["CSRF_COOKIE_NAME"]) == ("__Host-sessionid", "__Host-csrftoken")
+    assert values["BOUNCER_JWT"]["ACCESS_COOKIE"] == "__Host-bouncer_access"
+    # The refresh cookie is scoped to /api/token/, which __Host- forbids: __Secure- is the strongest prefix it can carry.
+    assert values["BOUNCER_JWT"]["REFRESH_COOKIE"] == "__Secure-bouncer_refresh"
+
+
+def test_development_cookie_names_have_no_prefix(tmp_path):
+    # Over plain http a browser refuses __Host- and __Secure- cookies.
+    values = cookie_settings({}, tmp_path)
+    assert (values["SESSION_COOKIE_NAME"], values["CSRF_COOKIE_NAME"]) == ("sessionid", "csrftoken")
+    assert (values["BOUNCER_JWT"]["ACCESS_COOKIE"], values["BOUNCER_JWT"]["REFRESH_COOKIE"]) == ("bouncer_access", "bouncer_refresh")
+
+
+def _prefix_rules_hold(morsel) -> bool:
+    """RFC 6265bis 4.1.3: __Secure- needs Secure; __Host- also Path=/ and no Domain."""
+    if morsel.key.startswith(("__Secure-", "__Host-")) and not morsel["secure"]:
+        return False
+    return not morsel.key.startswith("__Host-") or (morsel["path"] == "/" and not morsel["domain"])
+
+
+@pytest.mark.django_db
+def test_production_cookies_as_set_obey_their_prefix_rules_and_csrf_still_works(tmp_path):
+    from django.test import override_settings
+    from rest_framework.test import APIClient
+
+    from tests.conftest import PASSWORD, make_user
+
+    from django.conf import settings
+
+    values = cookie_settings(production(), tmp_path)
+    names = {key: values["BOUNCER_JWT"][key] for key in ("ACCESS_COOKIE", "REFRESH_COOKIE", "REFRESH_COOKIE_PATH")}
+    # The cookie settings of production; HS256 only because production refuses to invent an ES256 key.
+    values["BOUNCER_JWT"] = {**settings.BOUNCER_JWT, **names, "ALGORITHM": "HS256"}
+    make_user("alice")
+    with override_settings(**values):
+        client = APIClient(enforce_csrf_checks=True)
+        login = client.post("/api/accounts/login/", {"username": "alice", "password": PASSWORD}, format="json", secure=True)
+        assert login.status_code == 200, login.content
+        assert {"__Host-sessionid", "__Host-csrftoken"} <= set(login.cookies)
+        # An SPA reads the CSRF cookie by its production name and sends it back.
+        csrf = login.cookies["__Host-csrftoken"].value
+        refused = client.post("/api/accounts/logout/", secure=True)
+        assert refused.status_code == 403
+        logout = client.post("/api/accounts/logout/", HTTP_X_CSRFTOKEN=csrf, HTTP_REFERER="https://testserver/", secure=True)
+        assert logout.status_code == 200, logout.content
+        jwt = APIClient().post("/api/token/", {"username": "alice", "password": PASSWORD, "cookie": True}, format="json", secure=True)
+        assert jwt.status_code == 200, jwt.content
+        assert {"__Host-bouncer_access", "__Secure-bouncer_refresh"} <= set(jwt.cookies)
+        for morsel in [*login.cookies.values(), *jwt.cookies.values()]:
+            assert _prefix_rules_hold(morsel), morsel.OutputString()
