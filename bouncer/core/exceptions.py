@@ -34,7 +34,6 @@ from django.http import Http404, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 OAUTH_PREFIX = "/o/"
 
@@ -80,7 +79,7 @@ def status_error(status: int) -> JsonResponse:
     return json_error(status=status, detail=f"{phrase}.", code=phrase.lower().replace(" ", "_").replace("-", "_"))
 
 
-def oauth_error(*, error: str, description: str, status: int) -> JsonResponse:
+def oauth_error(error: str, description: str, status: int) -> JsonResponse:
     """RFC 6749 section 5.2 error JSON, never cached."""
     response = JsonResponse({"error": error, "error_description": description}, status=status)
     response["Cache-Control"] = "no-store"
@@ -125,16 +124,31 @@ def request_error_response(*, path: str, exc: BaseException) -> JsonResponse | N
     return json_error(status=status_code, detail=detail, code=code)
 
 
+#: RFC 7235: a 401 names how to authenticate. DRF adds the first authentication
+#: class's challenge; a 401 raised by a view that has none (the JWT endpoints
+#: refusing a token they were given) gets this one.
+CHALLENGE = 'Bearer realm="bouncer"'
+#: Codes of a rejected token: RFC 6750 3.1's ``error="invalid_token"``.
+TOKEN_CODES = frozenset({"token_invalid", "token_expired", "token_not_yet_valid", "token_revoked", "token_wrong_type", "token_missing"})
+
+
+def _with_challenge(response: Response, code: str | None) -> Response:
+    if response.status_code == 401 and "WWW-Authenticate" not in response:
+        error = ', error="invalid_token"' if code in TOKEN_CODES and code != "token_missing" else ""
+        response["WWW-Authenticate"] = CHALLENGE + error
+    return response
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, InvalidCredentials):
         # SPEC.md keeps tutorial 000's body for a failed login verbatim.
-        return Response({"error": exc.detail}, status=exc.status_code)
+        return _with_challenge(Response({"error": exc.detail}, status=exc.status_code), exc.code)
     if isinstance(exc, DomainError):
         body = exc.detail if isinstance(exc.detail, dict) else error_body(exc.detail, exc.code)
         response = Response(body, status=exc.status_code)
         if exc.retry_after is not None:
             response["Retry-After"] = str(exc.retry_after)
-        return response
+        return _with_challenge(response, body.get("code") if isinstance(body, dict) else exc.code)
     if isinstance(exc, exceptions.ParseError):
         # DRF echoes the parser's message, which for JSON includes text of the
         # body; answer a stable message instead.
@@ -143,4 +157,14 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         known = request_error(exc)
         if known is not None:
             return Response(error_body(known[1], known[2]), status=known[0])
-    return exception_handler(exc, context)
+    # Imported here: rest_framework.views loads the authentication classes at
+    # import (APIView's class attributes), and they import this module.
+    from rest_framework.views import exception_handler
+
+    response = exception_handler(exc, context)
+    if isinstance(exc, exceptions.AuthenticationFailed) and response is not None and isinstance(exc.detail, str):
+        # Every authentication class's refusal in one shape, whichever class it
+        # was (DRF's Basic and the Token class raise a bare message). A missing
+        # credential (NotAuthenticated) keeps SPEC.md's exact body.
+        response.data = error_body(str(exc.detail), exc.detail.code)
+    return response

@@ -25,11 +25,12 @@ from oauth2_provider.models import get_access_token_model
 from rest_framework import exceptions
 from rest_framework.authentication import get_authorization_header
 
+from bouncer.core.exceptions import error_body
 from bouncer.oauth.cache import access_token_cache_get, access_token_cache_put
 
 
 def _fail(code: str, message: str):
-    return exceptions.AuthenticationFailed({"detail": message, "code": code})
+    return exceptions.AuthenticationFailed(error_body(message, code))
 
 
 class OAuth2BearerAuthentication(OAuth2Authentication):

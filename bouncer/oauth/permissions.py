@@ -7,6 +7,8 @@ from oauth2_provider.settings import oauth2_settings
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from bouncer.core.exceptions import error_body
+
 
 class InsufficientScope(PermissionDenied):
     """403 with the RFC 6750 challenge; DRF's handler sends ``auth_header`` as WWW-Authenticate."""
@@ -14,7 +16,7 @@ class InsufficientScope(PermissionDenied):
     default_code = "insufficient_scope"
 
     def __init__(self, scope: str) -> None:
-        super().__init__({"detail": f"This token lacks the '{scope}' scope.", "code": "insufficient_scope"})
+        super().__init__(error_body(f"This token lacks the '{scope}' scope.", "insufficient_scope"))
         self.auth_header = f'Bearer realm="bouncer", error="insufficient_scope", scope="{scope}"'
 
 

@@ -20,15 +20,10 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.signals import app_authorized
 from oauth2_provider.views.mixins import OAuthLibMixin
 
+from bouncer.core.exceptions import oauth_error
 from bouncer.oauth import services
 from bouncer.oauth.forms import APPLICATION_FIELDS, BouncerApplicationForm
 from bouncer.oauth.throttling import throttle_token_requests
-
-
-def oauth_error(error: str, description: str, status: int) -> JsonResponse:
-    response = JsonResponse({"error": error, "error_description": description}, status=status)
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 class AuthorizationView(dot_views.AuthorizationView):

@@ -74,3 +74,66 @@ def test_content_negotiation_answers_like_drf(user, accept, query):
         assert ours.status_code == 200
     if accept == "text/html" and not query:
         assert ours.status_code == 406
+
+
+# --- one shape for every 401 (issue 8, structure) -----------------------------
+
+def _tampered_jwt(user) -> str:
+    from rest_framework.test import APIClient
+
+    from tests.conftest import PASSWORD
+
+    access = APIClient().post("/api/token/", {"username": user.username, "password": PASSWORD}, format="json").json()["access"]
+    head, payload, signature = access.split(".")
+    return f"{head}.{payload}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
+
+
+BAD_CREDENTIALS = {
+    "jwt": lambda user: f"Bearer {_tampered_jwt(user)}",
+    "oauth2": lambda user: "Bearer not-a-known-oauth-token",
+    "token": lambda user: "Token not-a-known-token",
+    "token_header": lambda user: "Token two parts",
+    "basic": lambda user: "Basic " + __import__("base64").b64encode(b"alice:wrong-password").decode(),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_CREDENTIALS))
+def test_bad_credential_of_any_kind_is_401_detail_and_code_with_challenge(user, kind):
+    from rest_framework.test import APIClient
+
+    response = APIClient().get("/api/accounts/profile/", HTTP_AUTHORIZATION=BAD_CREDENTIALS[kind](user))
+    assert response.status_code == 401, response.content
+    body = response.json()
+    assert set(body) == {"detail", "code"}, body
+    assert isinstance(body["detail"], str) and body["code"].isidentifier()
+    assert response["WWW-Authenticate"].startswith('Bearer realm="bouncer"')
+
+
+def test_missing_credentials_keep_specs_exact_body(api):
+    response = api.get("/api/accounts/profile/")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
+    assert response["WWW-Authenticate"] == 'Bearer realm="bouncer"'
+
+
+@pytest.mark.parametrize("url, field", [("/api/token/refresh/", "refresh"), ("/api/token/verify/", "token"), ("/api/token/blacklist/", "refresh")])
+def test_jwt_rejection_is_401_with_bearer_invalid_token_challenge(api, user, url, field):
+    response = api.post(url, {field: _tampered_jwt(user)}, format="json")
+    assert response.status_code == 401, response.content
+    assert set(response.json()) == {"detail", "code"}
+    assert response["WWW-Authenticate"] == 'Bearer realm="bouncer", error="invalid_token"'
+
+
+def test_oauth_protocol_errors_stay_rfc_6749_shaped(db):
+    from django.test import Client
+
+    response = Client().post("/o/token/", {"grant_type": "client_credentials", "client_id": "nobody", "client_secret": "x"})
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert "detail" not in response.json()
+
+
+def test_failed_session_login_keeps_specs_body(api, user):
+    response = api.post("/api/accounts/login/", {"username": "alice", "password": "wrong-password-1"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"error": "Invalid credentials"}

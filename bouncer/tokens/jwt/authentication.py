@@ -14,13 +14,14 @@ from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, CSRFCheck, get_authorization_header
 
+from bouncer.core.exceptions import error_body
 from bouncer.tokens.jwt.codec import ACCESS, InvalidJwt, jwt_decode, jwt_verified
 from bouncer.tokens.jwt.keys import key_ring
 from bouncer.tokens.jwt.state import REVOKED, family_principal
 
 
 def _fail(code: str, message: str):
-    return exceptions.AuthenticationFailed({"detail": message, "code": code})
+    return exceptions.AuthenticationFailed(error_body(message, code))
 
 
 class JwtAuthentication(BaseAuthentication):

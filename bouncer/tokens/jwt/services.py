@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_event, audit_log, audit_record
-from bouncer.core.exceptions import DomainError
+from bouncer.core.exceptions import DomainError, error_body
 from bouncer.tokens.jwt.codec import ACCESS, REFRESH, InvalidJwt, jwt_decode, jwt_encode, uuid7
 from bouncer.tokens.jwt.models import JwtFamily, JwtRefreshToken
 from bouncer.tokens.jwt.rows import (
@@ -38,7 +38,7 @@ class JwtRejected(DomainError):
     status_code = 401
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__({"detail": message, "code": code})
+        super().__init__(error_body(message, code))
         self.code = code
 
 

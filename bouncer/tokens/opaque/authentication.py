@@ -31,18 +31,18 @@ class OpaqueTokenAuthentication(BaseAuthentication):
         if not parts or parts[0].lower() != KEYWORD:
             return None
         if len(parts) != 2:
-            raise exceptions.AuthenticationFailed(_("Invalid token header."), code="invalid_header")
+            raise exceptions.AuthenticationFailed(_("Invalid token header."), code="token_invalid")
         key = self.get_key(parts[1])
         token = self.get_token(key)
         return token.user, token
 
     def get_key(self, raw: bytes) -> str:
         if len(raw) > MAX_KEY_LENGTH:
-            raise exceptions.AuthenticationFailed(_("Invalid token."), code="invalid_token")
+            raise exceptions.AuthenticationFailed(_("Invalid token."), code="token_invalid")
         try:
             return raw.decode("ascii")
         except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed(_("Invalid token."), code="invalid_token") from None
+            raise exceptions.AuthenticationFailed(_("Invalid token."), code="token_invalid") from None
 
     def get_token(self, key: str) -> DeviceToken:
         digest = token_digest(key)
@@ -56,7 +56,7 @@ class OpaqueTokenAuthentication(BaseAuthentication):
             else:
                 token_cache_put(token=token)
         if token is None or token.expires_at <= timezone.now() or not token.user.is_active:
-            raise exceptions.AuthenticationFailed(_("Invalid or expired token."), code="invalid_token")
+            raise exceptions.AuthenticationFailed(_("Invalid or expired token."), code="token_invalid")
         return token
 
     def authenticate_header(self, request) -> str:
