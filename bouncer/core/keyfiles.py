@@ -8,8 +8,9 @@ in how they are loaded, not in how they are stored.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from bouncer.core.files import file_write_owner_only
 
 
 def key_ring_file_read(path: Path) -> list[dict]:
@@ -17,10 +18,5 @@ def key_ring_file_read(path: Path) -> list[dict]:
 
 
 def key_ring_file_write(path: Path, entries: list[dict]) -> None:
-    """Replace the file atomically (write a 0600 sibling, then rename over it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(entries, handle)
-    os.replace(tmp, path)
+    """Replace the file atomically, readable by the owner only."""
+    file_write_owner_only(path, json.dumps(entries))

@@ -10,11 +10,12 @@ through ``Model.from_db`` exactly as if the ORM had loaded the row.
 from __future__ import annotations
 
 import functools
-import hashlib
 from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import models, transaction
+
+from bouncer.core.digests import sha256_hex
 
 M = TypeVar("M", bound=models.Model)
 
@@ -32,7 +33,7 @@ def _attnames(model: type[models.Model]) -> tuple[str, ...]:
 def model_fingerprint(model: type[models.Model]) -> str:
     """Short hash of the model's label and columns: part of every cache key."""
     text = model._meta.label_lower + ":" + ",".join(_attnames(model))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    return sha256_hex(text)[:12]
 
 
 def model_snapshot(instance: models.Model) -> tuple[Any, ...]:

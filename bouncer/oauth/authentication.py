@@ -16,8 +16,6 @@ the user.
 
 from __future__ import annotations
 
-import hashlib
-
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
@@ -25,6 +23,7 @@ from oauth2_provider.models import get_access_token_model
 from rest_framework import exceptions
 from rest_framework.authentication import get_authorization_header
 
+from bouncer.core.digests import sha256_hex
 from bouncer.core.exceptions import error_body
 from bouncer.oauth.cache import access_token_cache_get, access_token_cache_put
 
@@ -65,7 +64,7 @@ class OAuth2BearerAuthentication(OAuth2Authentication):
             raise _fail("token_invalid", "Invalid token header.") from None
 
     def get_access_token(self, raw: str):
-        checksum = hashlib.sha256(raw.encode("ascii")).hexdigest()
+        checksum = sha256_hex(raw)
         token = access_token_cache_get(checksum=checksum)
         if token is None:
             try:

@@ -24,7 +24,6 @@ finds the entry if the same process serves it; otherwise it is refused with
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -34,6 +33,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.core.cache import cache
+
+from bouncer.core.digests import sha256_hex
 
 KEY_PREFIX = "oauth:grace:"
 _INFO = b"bouncer/oauth/refresh-grace/v1"
@@ -48,7 +49,7 @@ class GraceAnswer:
 
 
 def grace_cache_key(*, refresh_token: str) -> str:
-    return KEY_PREFIX + hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
+    return KEY_PREFIX + sha256_hex(refresh_token)
 
 
 def _aead(refresh_token: str) -> AESGCM:

@@ -7,7 +7,6 @@ through ``templates/oauth/``, the place for Bouncer's own pages.
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from django.forms.models import modelform_factory
@@ -20,6 +19,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.signals import app_authorized
 from oauth2_provider.views.mixins import OAuthLibMixin
 
+from bouncer.core.digests import sha256_hex
 from bouncer.core.exceptions import oauth_error
 from bouncer.oauth import services
 from bouncer.oauth.forms import APPLICATION_FIELDS, BouncerApplicationForm
@@ -69,7 +69,7 @@ class TokenView(dot_views.TokenView):
         if response.status_code == 200:
             access = json.loads(response.content).get("access_token")
             if access:
-                checksum = hashlib.sha256(access.encode("utf-8")).hexdigest()
+                checksum = sha256_hex(access)
                 token = get_access_token_model().objects.select_related("application", "user").get(token_checksum=checksum)
                 app_authorized.send(sender=self, request=request, token=token)
         return response

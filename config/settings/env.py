@@ -94,15 +94,17 @@ LOCAL_DIR = Path(env_str("BOUNCER_LOCAL_DIR", str(BASE_DIR / "var")))
 
 def _dev_secret_key() -> str:
     """Generate the dev secret key once and keep it in a git-ignored file."""
+    # Imported here: only development needs it, and bouncer.core.files is
+    # standard library only (no Django app is loaded while settings are).
+    from bouncer.core.files import file_write_owner_only
+
     path = LOCAL_DIR / "secret_key"
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    LOCAL_DIR.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(64)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key)
-    return key
+    if not path.exists():
+        try:
+            file_write_owner_only(path, secrets.token_urlsafe(64), exclusive=True)
+        except FileExistsError:
+            pass  # another process started at the same moment and wrote it first: use theirs
+    return path.read_text(encoding="utf-8").strip()
 
 
 SECRET_KEY = env_str("SECRET_KEY")

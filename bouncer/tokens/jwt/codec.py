@@ -11,7 +11,6 @@ with the algorithm pinned on both sides.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import time
@@ -21,6 +20,7 @@ from datetime import datetime
 import jwt
 from django.conf import settings
 
+from bouncer.core.digests import sha256_hex
 from bouncer.tokens.jwt.keys import hs_secret, key_ring
 
 ACCESS = "access"
@@ -86,7 +86,7 @@ _VERIFIED_MAX = 20_000
 def _key_id(header_kid: str | None) -> str | None:
     """The id of the key that verifies now: a kid in the ring, or the HS secret's hash."""
     if settings.BOUNCER_JWT["ALGORITHM"] == "HS256":
-        return hashlib.sha256(hs_secret().encode()).hexdigest()
+        return sha256_hex(hs_secret())
     return header_kid if any(key.kid == header_kid for key in key_ring()) else None
 
 

@@ -14,11 +14,12 @@ would cost a hash per request), looked up by digest in one indexed query.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from django.conf import settings
 from django.db import models
+
+from bouncer.core.digests import sha256_hex
 
 KEY_BYTES = 32
 #: Longest key we accept in a header; anything longer is refused before hashing.
@@ -26,7 +27,7 @@ MAX_KEY_LENGTH = 64
 
 
 def token_digest(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return sha256_hex(key)
 
 
 def token_generate_key() -> str:

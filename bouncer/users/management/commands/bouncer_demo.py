@@ -8,13 +8,13 @@ git-ignored local directory so later starts can print them again.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from bouncer.core.files import file_write_owner_only
 from bouncer.users.models import User
 
 DEMO_USERS = (
@@ -43,10 +43,7 @@ class Command(BaseCommand):
                 elif username in saved:
                     credentials[username] = saved[username]
         if credentials:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump({**saved, **credentials}, handle)
+            file_write_owner_only(path, json.dumps({**saved, **credentials}))
         self.stdout.write("Demo accounts (development only):")
         for spec in DEMO_USERS:
             password = credentials.get(spec["username"], "(unknown: created before, see var/ or reset it)")
