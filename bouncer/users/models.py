@@ -15,6 +15,7 @@ from __future__ import annotations
 import unicodedata
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -50,6 +51,23 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
+
+    def clean(self) -> None:
+        """Form errors (admin, ModelForms) for a name the unique columns would refuse.
+
+        The normalised columns are not form fields, so Django's own unique
+        checks never look at them: without this an admin adding ``ärger`` next
+        to ``Ärger`` would hit the constraint and get a 500.
+        """
+        super().clean()
+        others = type(self)._default_manager.exclude(pk=self.pk)
+        errors = {}
+        if self.username and others.filter(username_normalized=identifier_normalize(self.username)).exists():
+            errors["username"] = "A user with that username already exists."
+        if self.email and others.filter(email_normalized=identifier_normalize(self.email)).exists():
+            errors["email"] = "A user with that email already exists."
+        if errors:
+            raise ValidationError(errors)
 
     def save(self, *args, **kwargs):
         for column, source in NORMALIZED.items():

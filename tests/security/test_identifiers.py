@@ -137,3 +137,20 @@ def test_migration_stops_and_names_accounts_that_collide_once_normalised():
         assert sorted(User.objects.values_list("username_normalized", flat=True)) == ["strasse", "strasse2"]
     finally:
         _migrate(None)
+
+
+@pytest.mark.parametrize("field, value", [("username", "ärger"), ("email", "A@ÄRGER.example")])
+def test_admin_add_user_equal_after_normalisation_is_a_form_error_not_500(field, value):
+    from django.test import Client
+
+    make_user("Ärger")
+    User.objects.filter(username="Ärger").update(email="a@ärger.example")
+    User.objects.get(username="Ärger").save()
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("root", "root@example.com", PASSWORD))
+    body = {"username": "newcomer", "email": "new@example.com", "password1": "another-pass-77", "password2": "another-pass-77",
+            "usable_password": "true", field: value}
+    response = admin.post("/admin/users/user/add/", body)
+    assert response.status_code == 200, response.status_code
+    assert "already exists" in response.content.decode()
+    assert User.objects.count() == 2
