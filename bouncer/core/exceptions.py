@@ -128,13 +128,14 @@ def request_error_response(*, path: str, exc: BaseException) -> JsonResponse | N
 #: class's challenge; a 401 raised by a view that has none (the JWT endpoints
 #: refusing a token they were given) gets this one.
 CHALLENGE = 'Bearer realm="bouncer"'
-#: Codes of a rejected token: RFC 6750 3.1's ``error="invalid_token"``.
-TOKEN_CODES = frozenset({"token_invalid", "token_expired", "token_not_yet_valid", "token_revoked", "token_wrong_type", "token_missing"})
+#: Codes of a token that was sent and refused: RFC 6750 3.1's ``error="invalid_token"``
+#: (``token_missing`` is not one: no token was sent).
+TOKEN_CODES = frozenset({"token_invalid", "token_expired", "token_not_yet_valid", "token_revoked", "token_wrong_type"})
 
 
 def _with_challenge(response: Response, code: str | None) -> Response:
     if response.status_code == 401 and "WWW-Authenticate" not in response:
-        error = ', error="invalid_token"' if code in TOKEN_CODES and code != "token_missing" else ""
+        error = ', error="invalid_token"' if code in TOKEN_CODES else ""
         response["WWW-Authenticate"] = CHALLENGE + error
     return response
 
