@@ -22,6 +22,8 @@ class DomainError(Exception):
     code = "invalid"
     #: Seconds for a ``Retry-After`` header, when waiting helps.
     retry_after: int | None = None
+    #: The ``WWW-Authenticate`` challenge of a 401, when there is one.
+    www_authenticate: str | None = None
 
     def __init__(self, detail: Any = None) -> None:
         super().__init__(detail)
@@ -40,12 +42,17 @@ class InvalidCredentials(DomainError):
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, InvalidCredentials):
         # SPEC.md keeps tutorial 000's body for a failed login verbatim.
-        return Response({"error": exc.detail}, status=exc.status_code)
+        response = Response({"error": exc.detail}, status=exc.status_code)
+        if exc.www_authenticate:
+            response["WWW-Authenticate"] = exc.www_authenticate
+        return response
     if isinstance(exc, DomainError):
         body = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail, "code": exc.code}
         response = Response(body, status=exc.status_code)
         if exc.retry_after is not None:
             response["Retry-After"] = str(exc.retry_after)
+        if exc.www_authenticate:
+            response["WWW-Authenticate"] = exc.www_authenticate
         return response
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": "Request body too large.", "code": "too_large"}, status=413)
