@@ -186,14 +186,16 @@ def throttle_hit(hits: list[Hit], *, now: float | None = None) -> int | None:
 def throttle_peek(hits: list[Hit], *, now: float | None = None) -> int | None:
     """Like ``throttle_hit`` but counts nothing: the seconds to wait if a hit would be refused."""
     now = time.time() if now is None else now
-    waits = []
+    checks = []
     for hit in hits:
         rate = scope_rate(hit.scope)
-        if rate is None or not hit.ident:
-            continue
-        limit, duration = rate
-        current, previous, elapsed = _keys(f"{hit.scope}:{hit.ident}", now, duration)
-        values = cache.get_many([current, previous])
+        if rate is not None and hit.ident:
+            checks.append((rate, *_keys(f"{hit.scope}:{hit.ident}", now, rate[1])))
+    if not checks:
+        return None
+    values = cache.get_many([key for _, current, previous, _ in checks for key in (current, previous)])  # one round trip
+    waits = []
+    for (limit, duration), current, previous, elapsed in checks:
         count, before = int(values.get(current) or 0), int(values.get(previous) or 0)
         if _estimate(count + 1, before, duration=duration, elapsed=elapsed) > limit + _EPSILON:
             waits.append(_wait(count, before, limit=limit, duration=duration, elapsed=elapsed))

@@ -167,10 +167,7 @@ def signin_password(
     when it is complete.
     """
     with signin_attempt(method=method, address_scope=address_scope, per_request=per_request, multi_step=True) as attempt:
-        try:
-            user = authenticate(request, username=username, password=password)
-        except ValueError:  # a NUL byte PostgreSQL refuses in the lookup
-            user = None
+        user = authenticate(request, username=username, password=password)
     if attempt.refusal is not None:
         raise attempt.refusal
     if user is None or attempt.result is None:
@@ -238,6 +235,10 @@ def _check(*, attempt: SignInAttempt, request, username: str, verify: Callable[[
     if remaining is not None:
         audit_record(action=AuditAction.LOGIN_FAILED, request=request, username=username, method=attempt.method, data={"reason": "locked"})
         raise AccountLocked(remaining)
+    if "\x00" in username:
+        # PostgreSQL refuses a NUL byte in the lookup and in the audit row
+        # (a 500); no account can have that name, so nothing to look up or record.
+        return None
     user = verify()
     if user is None:
         audit_record(action=AuditAction.LOGIN_FAILED, request=request, username=username, method=attempt.method)

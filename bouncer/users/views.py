@@ -85,11 +85,15 @@ def admin_sign_in(request: HttpRequest) -> HttpResponse:
     A failure shows the admin's normal error page; a refusal the 429 page;
     a success is audited like every other sign-in.
     """
+    key_before = request.session.session_key
     with signin_attempt(method="admin", address_scope="login") as attempt:
         response = admin.site.login(request)
     if attempt.refusal is not None:
         return _throttled(request, attempt.refusal.retry_after)
     if request.method == "POST" and attempt.result is not None and request.user.is_authenticated:
+        if key_before and request.session.session_key == key_before:
+            # Django's login() kept the id (same user signing in again): a new one at every sign-in.
+            request.session.cycle_key()
         signin_succeeded_record(request=request, user=request.user, method="admin")
     return response
 

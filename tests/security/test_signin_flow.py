@@ -311,3 +311,30 @@ def test_an_incomplete_sign_in_issues_no_credential(api, user, monkeypatch):
     assert not DeviceToken.objects.exists() and not JwtFamily.objects.exists()
     assert api.get("/api/accounts/profile/", HTTP_AUTHORIZATION=basic("alice", PASSWORD)).status_code == 401
     assert Client().post("/admin/login/", {"username": "alice", "password": PASSWORD}).status_code == 200
+
+
+@pytest.mark.parametrize("way", ["basic", "password_grant"])
+def test_nul_byte_in_a_username_is_a_plain_failure(api, user, way):
+    if way == "basic":
+        response = api.get("/api/accounts/profile/", HTTP_AUTHORIZATION=basic("ali\x00ce", PASSWORD))
+        assert response.status_code == 401
+    else:
+        from tests.oauth.conftest import make_app, post_form
+
+        app = make_app("password")
+        response = post_form("/o/token/", {"grant_type": "password", "username": "ali\x00ce", "password": PASSWORD},
+                             HTTP_AUTHORIZATION=app.basic())
+        assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+def test_second_admin_login_in_the_same_session_rotates_the_session_id(db):
+    User.objects.create_superuser(username="root", email="root@example.com", password=PASSWORD)
+    browser = Client()
+    assert admin_login(browser, "root", PASSWORD).status_code == 302
+    first = browser.cookies[settings.SESSION_COOKIE_NAME].value
+    assert admin_login(browser, "root", PASSWORD).status_code == 302  # POST again while signed in
+    assert browser.cookies[settings.SESSION_COOKIE_NAME].value != first
+    stale = Client()
+    stale.cookies[settings.SESSION_COOKIE_NAME] = first
+    assert stale.get("/api/accounts/profile/").status_code == 401
+    assert browser.get("/api/accounts/profile/").status_code == 200
