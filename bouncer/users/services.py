@@ -3,7 +3,6 @@ password change, profile update. Each writes its own audit event."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth import SESSION_KEY, login, logout, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError

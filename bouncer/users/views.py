@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 from bouncer.core.exceptions import InvalidCredentials
 from bouncer.core.http import safe_next_url
 from bouncer.users import services
-from bouncer.users.signin import signin_attempt, signin_entry_point, signin_password_confirm, signin_succeeded_record
+from bouncer.users.signin import SignInIncomplete, signin_attempt, signin_entry_point, signin_password_confirm, signin_succeeded_record
 from bouncer.users.forms import SignInForm
 
 #: One message for an unknown user, a wrong password and an inactive account.
@@ -60,6 +60,9 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             return _throttled(request, exc.retry_after)
         except InvalidCredentials:
             form.add_error(None, SIGN_IN_FAILED)
+        except SignInIncomplete:
+            # No page for a second step yet (the MFA issue adds it): refuse, never sign in.
+            form.add_error(None, SignInIncomplete.default_detail)
         else:
             return redirect(next_url)
     return render(request, "users/sign_in.html", {"form": form, "next": next_url}, status=400)

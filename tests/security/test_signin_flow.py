@@ -295,6 +295,7 @@ def test_successful_introspections_are_not_throttled(user):
 # --- the result can ask for another step --------------------------------------------------------
 
 
+@override_settings(REST_FRAMEWORK=RELAXED)
 def test_an_incomplete_sign_in_issues_no_credential(api, user, monkeypatch):
     """The MFA issue adds its step in signin_result; every entry point must then refuse to issue."""
     from bouncer.tokens.jwt.models import JwtFamily
@@ -311,6 +312,11 @@ def test_an_incomplete_sign_in_issues_no_credential(api, user, monkeypatch):
     assert not DeviceToken.objects.exists() and not JwtFamily.objects.exists()
     assert api.get("/api/accounts/profile/", HTTP_AUTHORIZATION=basic("alice", PASSWORD)).status_code == 401
     assert Client().post("/admin/login/", {"username": "alice", "password": PASSWORD}).status_code == 200
+    page = Client().post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    assert page.status_code == 400 and "_auth_user_id" not in page.client.session
+    from tests.oauth.conftest import make_app, password_grant
+
+    assert password_grant(make_app("password"), user).json()["error"] == "invalid_grant"
 
 
 @pytest.mark.parametrize("way", ["basic", "password_grant"])
