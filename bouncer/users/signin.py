@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -119,10 +119,13 @@ class SignInAttempt:
     #: Whether the caller can run a step after the password (only ``signin_password``'s callers can).
     multi_step: bool = False
     refusal: DomainError | None = None
-    result: SignInResult | None = field(default=None)
+    result: SignInResult | None = None
 
 
+#: The attempt the current entry point opened: Django's authenticate() returns
+#: only a user or None, so the guard tells the entry point why through this.
 _current: ContextVar[SignInAttempt | None] = ContextVar("bouncer_signin_attempt", default=None)
+
 
 def signin_entry_point(method: str):
     """Marks a view as a way in through this flow.
