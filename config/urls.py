@@ -10,6 +10,10 @@ from bouncer.users import views as users_views
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
+    # The admin's login and password-change pages through the sign-in flow
+    # (throttles, lockout, audit); before admin.site.urls so they resolve here.
+    path("admin/login/", users_views.admin_sign_in, name="admin-login"),
+    path("admin/password_change/", users_views.admin_password_change, name="admin-password-change"),
     path("admin/", admin.site.urls),
     # HTML pages (the OAuth2 authorization flow's sign-in page is LOGIN_URL)
     path("accounts/login/", users_views.sign_in, name="login"),

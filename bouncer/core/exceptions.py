@@ -45,6 +45,8 @@ class DomainError(Exception):
     code = "invalid"
     #: Seconds for a ``Retry-After`` header, when waiting helps.
     retry_after: int | None = None
+    #: The ``WWW-Authenticate`` challenge of a 401, when there is one.
+    www_authenticate: str | None = None
 
     def __init__(self, detail: Any = None) -> None:
         super().__init__(detail)
@@ -143,12 +145,17 @@ def _with_challenge(response: Response, code: str | None) -> Response:
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, InvalidCredentials):
         # SPEC.md keeps tutorial 000's body for a failed login verbatim.
-        return _with_challenge(Response({"error": exc.detail}, status=exc.status_code), exc.code)
+        response = Response({"error": exc.detail}, status=exc.status_code)
+        if exc.www_authenticate:
+            response["WWW-Authenticate"] = exc.www_authenticate
+        return _with_challenge(response, exc.code)
     if isinstance(exc, DomainError):
         body = exc.detail if isinstance(exc.detail, dict) else error_body(exc.detail, exc.code)
         response = Response(body, status=exc.status_code)
         if exc.retry_after is not None:
             response["Retry-After"] = str(exc.retry_after)
+        if exc.www_authenticate:
+            response["WWW-Authenticate"] = exc.www_authenticate
         return _with_challenge(response, body.get("code") if isinstance(body, dict) else exc.code)
     if isinstance(exc, exceptions.ParseError):
         # DRF echoes the parser's message, which for JSON includes text of the

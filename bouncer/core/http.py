@@ -12,8 +12,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 def client_ip(request: HttpRequest) -> str | None:
     """The caller's address: REMOTE_ADDR, or X-Forwarded-For's last hop behind our proxy.
 
-    Uses the same rule as DRF's throttles (``NUM_PROXIES``) so the audit log
-    and the throttles agree on who the client is.
+    The one place the client address is computed: the audit log, the
+    throttles (through ``client_bucket``) and anything else that needs it
+    call this, so they always agree on who the client is. ``NUM_PROXIES``
+    (DRF's setting, the same rule DRF's own ``get_ident`` uses) says how many
+    hops to trust. An IPv4-mapped IPv6 address (``::ffff:192.0.2.7``, what a
+    dual-stack socket reports) is the IPv4 address it carries.
     """
     num_proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
     candidate = request.META.get("REMOTE_ADDR")
@@ -23,9 +27,25 @@ def client_ip(request: HttpRequest) -> str | None:
         if hops:
             candidate = hops[-min(num_proxies, len(hops))]
     try:
-        return str(ipaddress.ip_address(candidate)) if candidate else None
+        address = ipaddress.ip_address(candidate) if candidate else None
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address) if address is not None else None
+
+
+def client_bucket(request: HttpRequest) -> str | None:
+    """Whose requests a per-address throttle counts together.
+
+    An IPv4 address is one bucket; for IPv6 the bucket is the /64, because
+    one subscriber is routinely given a whole /64 (RFC 6177) and can pick a
+    fresh address from it for every request.
+    """
+    address = client_ip(request)
+    if address is None or ":" not in address:
+        return address
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
 
 
 def safe_next_url(request: HttpRequest, candidate: str | None, *, default: str) -> str:

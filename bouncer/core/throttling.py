@@ -13,9 +13,17 @@ rate's duration, incremented atomically (``INCR`` in Redis; under a lock in
 the in-process cache), and the previous window's count is weighted by how
 much of it the sliding window still covers (the estimate Cloudflare and
 nginx-style limiters use). One Redis round trip per request (two small
-cache calls in the in-process cache), whatever the rate. Refused attempts count too: a client that keeps
-hammering stays refused until it slows down. Rates are read from settings at
-call time, so ``BOUNCER_THROTTLE_*`` and ``override_settings`` always apply.
+cache calls in the in-process cache), whatever the rate and however many
+scopes one request counts on (the sign-in flow counts per address and per
+account in the same pipeline).
+
+A refused request is not counted (its increment is taken back), and its
+``Retry-After`` is the time until the sliding estimate, with no other
+request in between, lets one request through: a client that waits exactly
+that long is not refused again. (Counting refused attempts, as before,
+pushed the window forward on every 429, so an obedient client was refused a
+second time.) Rates are read from settings at call time, so
+``BOUNCER_THROTTLE_*`` and ``override_settings`` always apply.
 """
 
 from __future__ import annotations
@@ -23,13 +31,18 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django_redis.cache import RedisCache
 from rest_framework.throttling import BaseThrottle
 
+from bouncer.core.http import client_bucket
+
 _DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: Float slack when comparing an estimate with its limit (times are floats).
+_EPSILON = 1e-9
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -38,40 +51,178 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), _DURATIONS[period.strip()[0]]
 
 
-def counter_hit(key: str, *, duration: int, now: float | None = None) -> tuple[float, float]:
-    """Count one request on ``key``; returns (requests in the sliding window, seconds to the window's end)."""
-    now = time.time() if now is None else now
+def scope_rate(scope: str) -> tuple[int, int] | None:
+    """(limit, seconds) of a scope in ``DEFAULT_THROTTLE_RATES``, read now; None when unset."""
+    rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get(scope)
+    return parse_rate(rate) if rate else None
+
+
+def account_ident(username: str) -> str:
+    """The one key for "this account" in throttles and the lockout.
+
+    A hash of the lower-cased username *as typed*: it costs no query and
+    behaves the same whether or not the account exists (no enumeration).
+    """
+    return hashlib.sha256(username.lower().encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def _keys(key: str, now: float, duration: int) -> tuple[str, str, float]:
     window = int(now // duration)
-    current, previous = f"throttle:{key}:{window}", f"throttle:{key}:{window - 1}"
+    return f"throttle:{key}:{window}", f"throttle:{key}:{window - 1}", now - window * duration
+
+
+def _incr_all(pairs: list[tuple[str, str]], *, timeouts: list[int]) -> list[tuple[int, int]]:
+    """INCR each current window key and read each previous one: one round trip with Redis."""
     if isinstance(caches["default"], RedisCache):  # ``cache`` itself is a proxy
-        count, before = _redis_hit(current, previous, timeout=2 * duration)
-    else:
+        return _redis_hit(pairs, timeouts=timeouts)
+    out = []
+    for (current, previous), timeout in zip(pairs, timeouts, strict=True):
         try:
             count = cache.incr(current)
         except ValueError:  # first request of this window (or the entry expired)
-            count = 1 if cache.add(current, 1, timeout=2 * duration) else cache.incr(current)
-        before = cache.get(previous, 0)
-    elapsed = now - window * duration
-    return count + before * (duration - elapsed) / duration, duration - elapsed
+            count = 1 if cache.add(current, 1, timeout=timeout) else cache.incr(current)
+        out.append((count, cache.get(previous, 0)))
+    return out
 
 
-def _redis_hit(current: str, previous: str, *, timeout: int) -> tuple[int, int]:
-    """INCR, EXPIRE and the previous window's GET in one round trip.
+def _redis_hit(pairs: list[tuple[str, str]], *, timeouts: list[int]) -> list[tuple[int, int]]:
+    """INCR, EXPIRE and the previous window's GET of every key in one round trip.
 
     django-redis's own ``incr`` runs a Lua script (sent in full every time) to
     refuse missing keys, and the GET would be a second round trip; here a
-    pipeline does both, and EXPIRE on every hit keeps the key at most
+    pipeline does all of them, and EXPIRE on every hit keeps the key at most
     ``timeout`` past its last use. django-redis stores integers as plain
     Redis integers, so the counters stay readable through ``cache.get``.
     """
     client = cache.client.get_client(write=True)
     pipe = client.pipeline(transaction=False)
-    key = cache.make_key(current)
-    pipe.incr(key)
-    pipe.expire(key, timeout)
-    pipe.get(cache.make_key(previous))
-    count, _, before = pipe.execute()
-    return int(count), int(before or 0)
+    for (current, previous), timeout in zip(pairs, timeouts, strict=True):
+        key = cache.make_key(current)
+        pipe.incr(key)
+        pipe.expire(key, timeout)
+        pipe.get(cache.make_key(previous))
+    answers = pipe.execute()
+    return [(int(answers[i]), int(answers[i + 2] or 0)) for i in range(0, len(answers), 3)]
+
+
+def _take_back(keys: list[str]) -> None:
+    """Undo the increments of a refused request (refused attempts do not count)."""
+    if isinstance(caches["default"], RedisCache):
+        client = cache.client.get_client(write=True)
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.decr(cache.make_key(key))
+        pipe.execute()
+        return
+    for key in keys:
+        try:
+            cache.decr(key)
+        except ValueError:  # expired meanwhile: nothing left to take back
+            pass
+
+
+def _estimate(count: float, before: float, *, duration: int, elapsed: float) -> float:
+    return count + before * (duration - elapsed) / duration
+
+
+def _wait(count: int, before: int, *, limit: int, duration: int, elapsed: float) -> float:
+    """Seconds until one more request fits, if nobody else sends one meanwhile.
+
+    ``count`` and ``before`` are the current and previous windows' counts
+    without the refused request. Within this window the previous count's
+    weight keeps falling; past its end the current count becomes the
+    previous one and its weight falls in turn.
+    """
+    left = duration - elapsed
+    room = limit - count - 1
+    if room >= 0 and before > 0:
+        # estimate(w) = count + 1 + before * (left - w) / duration <= limit
+        needed = left - room * duration / before
+        if needed < left:
+            return max(0.0, needed)
+    # Next window: 1 + count * (duration - e) / duration <= limit.
+    if count <= limit - 1:
+        return left
+    return left + min(duration, duration - (limit - 1) * duration / count)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One scope to count a request on: the scope name and whose requests count together."""
+
+    scope: str
+    ident: str
+
+
+def throttle_hit(hits: list[Hit], *, now: float | None = None) -> int | None:
+    """Count one request on every scope; None when all allow it, else the seconds to wait.
+
+    A refused request is taken back from every counter, so it neither pushes
+    the window forward nor uses up another scope's allowance.
+    """
+    now = time.time() if now is None else now
+    active, pairs, timeouts, elapsed_of = [], [], [], []
+    for hit in hits:
+        rate = scope_rate(hit.scope)
+        if rate is None or not hit.ident:
+            continue
+        current, previous, elapsed = _keys(f"{hit.scope}:{hit.ident}", now, rate[1])
+        active.append(rate)
+        pairs.append((current, previous))
+        timeouts.append(2 * rate[1])
+        elapsed_of.append(elapsed)
+    if not active:
+        return None
+    waits = []
+    for (limit, duration), (count, before), elapsed in zip(active, _incr_all(pairs, timeouts=timeouts), elapsed_of, strict=True):
+        if _estimate(count, before, duration=duration, elapsed=elapsed) > limit + _EPSILON:
+            waits.append(_wait(count - 1, before, limit=limit, duration=duration, elapsed=elapsed))
+    if not waits:
+        return None
+    _take_back([current for current, _ in pairs])
+    return max(1, math.ceil(max(waits) - _EPSILON))
+
+
+def throttle_peek(hits: list[Hit], *, now: float | None = None) -> int | None:
+    """Like ``throttle_hit`` but counts nothing: the seconds to wait if a hit would be refused."""
+    now = time.time() if now is None else now
+    checks = []
+    for hit in hits:
+        rate = scope_rate(hit.scope)
+        if rate is not None and hit.ident:
+            checks.append((rate, *_keys(f"{hit.scope}:{hit.ident}", now, rate[1])))
+    if not checks:
+        return None
+    values = cache.get_many([key for _, current, previous, _ in checks for key in (current, previous)])  # one round trip
+    waits = []
+    for (limit, duration), current, previous, elapsed in checks:
+        count, before = int(values.get(current) or 0), int(values.get(previous) or 0)
+        if _estimate(count + 1, before, duration=duration, elapsed=elapsed) > limit + _EPSILON:
+            waits.append(_wait(count, before, limit=limit, duration=duration, elapsed=elapsed))
+    return max(1, math.ceil(max(waits) - _EPSILON)) if waits else None
+
+
+def throttle_count(hits: list[Hit], *, now: float | None = None) -> None:
+    """Count one request on every scope and refuse nothing (a failure already answered)."""
+    now = time.time() if now is None else now
+    pairs, timeouts = [], []
+    for hit in hits:
+        rate = scope_rate(hit.scope)
+        if rate is None or not hit.ident:
+            continue
+        current, previous, _ = _keys(f"{hit.scope}:{hit.ident}", now, rate[1])
+        pairs.append((current, previous))
+        timeouts.append(2 * rate[1])
+    if pairs:
+        _incr_all(pairs, timeouts=timeouts)
+
+
+def counter_hit(key: str, *, duration: int, now: float | None = None) -> tuple[float, float]:
+    """Count one request on ``key``; returns (requests in the sliding window, seconds to the window's end)."""
+    now = time.time() if now is None else now
+    current, previous, elapsed = _keys(key, now, duration)
+    [(count, before)] = _incr_all([(current, previous)], timeouts=[2 * duration])
+    return _estimate(count, before, duration=duration, elapsed=elapsed), duration - elapsed
 
 
 class CounterThrottle(BaseThrottle):
@@ -83,32 +234,21 @@ class CounterThrottle(BaseThrottle):
         raise NotImplementedError
 
     def allow_request(self, request, view) -> bool:
-        rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get(self.scope)
-        ident = self.get_ident_key(request, view) if rate else None
+        ident = self.get_ident_key(request, view) if scope_rate(self.scope) else None
         if ident is None:
             return True
-        limit, duration = parse_rate(rate)
-        estimate, self._window_left = counter_hit(f"{self.scope}:{ident}", duration=duration)
-        return estimate <= limit
+        self._wait = throttle_hit([Hit(self.scope, ident)])
+        return self._wait is None
 
     def wait(self) -> float | None:
-        # The current window's end: by then at most the weighted previous count is left.
-        return math.ceil(getattr(self, "_window_left", 0)) or None
+        return getattr(self, "_wait", None)
 
 
 class ClientAddressThrottle(CounterThrottle):
-    """Per client address (``NUM_PROXIES`` decides which address); ``scope`` set by the subclass."""
+    """Per client address (``client_bucket``: the address, or its /64 for IPv6); ``scope`` set by the subclass."""
 
     def get_ident_key(self, request, view) -> str | None:
-        return self.get_ident(request)
-
-
-class LoginThrottle(ClientAddressThrottle):
-    scope = "login"
-
-
-class TokenLoginThrottle(ClientAddressThrottle):
-    scope = "token"
+        return client_bucket(request)
 
 
 class RefreshThrottle(ClientAddressThrottle):
@@ -121,39 +261,26 @@ class OAuthTokenThrottle(ClientAddressThrottle):
     scope = "oauth_token"
 
 
+class OAuthClientThrottle(ClientAddressThrottle):
+    """/o/introspect/ and /o/revoke_token/: every failed client authentication costs a hash."""
+
+    scope = "oauth_client"
+
+
 class RegisterThrottle(ClientAddressThrottle):
     scope = "register"
 
 
-class AccountLoginThrottle(CounterThrottle):
-    """Per target account, whatever address the attempts come from.
-
-    Keyed by a hash of the lower-cased username as typed, so it costs no
-    query and behaves the same whether or not the account exists.
-    """
-
-    scope = "login_account"
-
-    def get_ident_key(self, request, view) -> str | None:
-        if request.method != "POST":
-            return None
-        # DRF's parsed body, or a plain Django view's form (the HTML sign-in page).
-        data = request.data if hasattr(request, "data") else request.POST
-        username = data.get("username") if hasattr(data, "get") else None
-        if not isinstance(username, str) or not username:
-            return None
-        return hashlib.sha256(username.lower().encode("utf-8", "replace")).hexdigest()[:32]
-
-
 def throttle_wait(request, throttle_classes) -> int | None:
-    """The throttles above for a plain Django view (an HTML page).
+    """The throttles above for a plain Django view (an HTML page, the toolkit's views).
 
-    Counts the request on every throttle, as DRF's ``check_throttles`` does,
-    and returns the seconds to wait when one refuses it, else ``None``.
+    Counts the request on every throttle and returns the seconds to wait
+    when one refuses it, else ``None``.
     """
-    waits = []
+    hits = []
     for throttle_class in throttle_classes:
         throttle = throttle_class()
-        if not throttle.allow_request(request, None):
-            waits.append(throttle.wait() or 1)
-    return max(1, math.ceil(max(waits))) if waits else None
+        ident = throttle.get_ident_key(request, None)
+        if ident is not None:
+            hits.append(Hit(throttle.scope, ident))
+    return throttle_hit(hits)

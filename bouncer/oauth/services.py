@@ -28,9 +28,8 @@ from oauth2_provider.models import (
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
-from bouncer.core.exceptions import InvalidCredentials
 from bouncer.oauth.models import RedeemedCode
-from bouncer.users.services import AccountLocked, user_authenticate
+from bouncer.users.signin import signin_password
 
 METHOD = "oauth2"
 PURGE_LOCK_KEY = "oauth:purge:lock"
@@ -105,14 +104,16 @@ def oauth_client_auth_failed(*, request: HttpRequest | None, client_id: str) -> 
 
 
 def oauth_password_authenticate(*, request: HttpRequest, username: str, password: str):
-    """The password grant signs in like every other sign-in: lockout, audit.
+    """The password grant signs in through the sign-in flow like every other sign-in.
 
-    A locked account is refused like a wrong password (``invalid_grant``).
+    Per account and lockout only: ``/o/token/`` already counts every request
+    per address (``oauth/throttling.py``). Raises ``InvalidCredentials``,
+    ``SignInIncomplete`` (both ``invalid_grant``), or ``SignInThrottled`` /
+    ``AccountLocked`` (the validator answers 429 ``rate_limited``).
     """
-    try:
-        return user_authenticate(request=request, username=username, password=password, method=METHOD)
-    except (AccountLocked, ValueError):  # ValueError: a NUL byte PostgreSQL refuses
-        raise InvalidCredentials() from None
+    return signin_password(
+        request=request, username=username, password=password, method=METHOD, address_scope=None
+    ).completed_user()
 
 
 def oauth_token_issued_record(*, request: HttpRequest | None, token, grant_type: str) -> None:

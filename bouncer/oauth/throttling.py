@@ -1,39 +1,93 @@
-"""The token endpoint's throttles, for a view that is not DRF's.
+"""Throttles of the /o/ endpoints that take a client secret, for views that are not DRF's.
 
-django-oauth-toolkit's ``TokenView`` is a plain Django view, so DRF's
-throttling never runs for it. This applies the same cache-backed throttles
-as the other sign-in endpoints: per client address (``OAuthTokenThrottle``,
-``BOUNCER_THROTTLE_OAUTH_TOKEN``) and, for the password grant, per target
-account (``AccountLoginThrottle``, ``BOUNCER_THROTTLE_LOGIN_ACCOUNT``, counted
-together with every other password sign-in of that username). It answers like
-RFC 6749 errors do, with ``Retry-After``.
+django-oauth-toolkit's views are plain Django views, so DRF's throttling
+never runs for them.
+
+- ``/o/token/`` (``throttle_token_requests``): every request counts per
+  client address (``OAuthTokenThrottle``, ``BOUNCER_THROTTLE_OAUTH_TOKEN``).
+  The password grant's per-account throttle and lockout are the sign-in
+  flow's (``bouncer.users.signin``, reached from the validator's
+  ``validate_user``), counted together with every other password sign-in of
+  that username.
+- ``/o/introspect/`` and ``/o/revoke_token/`` (``throttle_client_requests``):
+  a resource server introspects on every API request it serves, so its
+  successes must not be limited; what costs (an Argon2 hash and an audit row)
+  is a failed client authentication. Those are counted per client address
+  and per claimed ``client_id`` (``BOUNCER_THROTTLE_OAUTH_CLIENT``), and
+  while either is over the rate every request is refused before any hash.
+
+They answer like RFC 6749 errors do, with ``Retry-After``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 from functools import wraps
+from urllib.parse import unquote_plus
 
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 
-from bouncer.core.throttling import AccountLoginThrottle, OAuthTokenThrottle, throttle_wait
+from bouncer.core.http import client_bucket
+from bouncer.core.throttling import Hit, OAuthTokenThrottle, throttle_count, throttle_peek, throttle_wait
+
+CLIENT_SCOPE = "oauth_client"
+
+
+def rate_limited(wait: int) -> JsonResponse:
+    response = JsonResponse(
+        {"error": "rate_limited", "error_description": f"Too many requests. Retry in {wait} seconds."}, status=429
+    )
+    response["Retry-After"] = str(wait)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def client_credentials_presented(request: HttpRequest) -> tuple[str, str]:
+    """(client_id, secret) as sent, Basic first, else the form body; empty strings when absent.
+
+    Only to decide throttling and who may introspect; the toolkit still does
+    the authentication itself.
+    """
+    kind, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if kind == "Basic" and value:
+        try:
+            client_id, _, secret = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            return "", ""
+        return unquote_plus(client_id), unquote_plus(secret)
+    client_id, secret = request.POST.get("client_id", ""), request.POST.get("client_secret", "")
+    return (client_id if isinstance(client_id, str) else ""), (secret if isinstance(secret, str) else "")
 
 
 def throttle_token_requests(view_func):
     @wraps(view_func)
     def wrapped(request, *args, **kwargs):
         if request.method == "POST":
-            throttles = [OAuthTokenThrottle]
-            if request.POST.get("grant_type") == "password":
-                throttles.append(AccountLoginThrottle)
-            wait = throttle_wait(request, throttles)
+            wait = throttle_wait(request, [OAuthTokenThrottle])
             if wait:
-                response = JsonResponse(
-                    {"error": "rate_limited", "error_description": f"Too many requests. Retry in {wait} seconds."},
-                    status=429,
-                )
-                response["Retry-After"] = str(wait)
-                response["Cache-Control"] = "no-store"
-                return response
+                return rate_limited(wait)
         return view_func(request, *args, **kwargs)
+
+    return wrapped
+
+
+def throttle_client_requests(view_func):
+    @wraps(view_func)
+    def wrapped(request, *args, **kwargs):
+        if request.method != "POST":
+            return view_func(request, *args, **kwargs)
+        client_id, _ = client_credentials_presented(request)
+        hits = [Hit(CLIENT_SCOPE, client_bucket(request) or "")]
+        if client_id:
+            hits.append(Hit(CLIENT_SCOPE, "id:" + hashlib.sha256(client_id.encode("utf-8", "replace")).hexdigest()[:32]))
+        wait = throttle_peek(hits)
+        if wait:
+            return rate_limited(wait)
+        response = view_func(request, *args, **kwargs)
+        if response.status_code == 401:  # the client did not authenticate
+            throttle_count(hits)
+        return response
 
     return wrapped

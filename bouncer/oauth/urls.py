@@ -15,7 +15,7 @@ app_name = "oauth2_provider"
 urlpatterns = [
     path("authorize/", views.AuthorizationView.as_view(), name="authorize"),
     path("token/", views.TokenView.as_view(), name="token"),
-    path("revoke_token/", dot_views.RevokeTokenView.as_view(), name="revoke-token"),
+    path("revoke_token/", views.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", views.IntrospectTokenView.as_view(), name="introspect"),
     # Device authorization (RFC 8628)
     path("device-authorization/", dot_views.DeviceAuthorizationView.as_view(), name="device-authorization"),

@@ -9,8 +9,9 @@ Each override is a documented public hook of the validator (oauthlib's
   registered for the implicit or hybrid flows;
 - client authentication remembers verified secrets per process
   (``clientauth.py``) and audits failures;
-- the password grant signs in through ``user_authenticate`` (lockout, the
-  same failure for every cause, audit), like every other sign-in;
+- the password grant signs in through the sign-in flow (``users/signin.py``:
+  per-account throttle, lockout, the same failure for every cause, audit),
+  like every other sign-in; a refusal answers 429 ``rate_limited``;
 - a redeemed authorization code is recorded in the transaction that deletes
   its grant, so a replay revokes what it issued;
 - Bearer tokens are accepted from the ``Authorization`` header only;
@@ -34,6 +35,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from bouncer.core.digests import sha256_hex
 from bouncer.core.exceptions import InvalidCredentials
 from bouncer.oauth import services
+from bouncer.users.signin import AccountLocked, SignInIncomplete, SignInThrottled
 from bouncer.oauth.clientauth import client_secret_known, client_secret_remember
 from bouncer.oauth.grace import GraceAnswer, grace_answer_recall, grace_answer_remember
 
@@ -48,6 +50,25 @@ class InvalidGrant(errors.InvalidGrantError):
     @property
     def headers(self):
         return {**super().headers, "Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class RateLimited(errors.OAuth2Error):
+    """429 for a password grant the sign-in flow refused (throttled or locked account).
+
+    Raised from ``validate_user``; oauthlib's password grant answers any
+    ``OAuth2Error`` it catches there with the error's own status and headers.
+    """
+
+    error = "rate_limited"
+    status_code = 429
+
+    def __init__(self, wait: int, request=None) -> None:
+        super().__init__(description=f"Too many requests. Retry in {wait} seconds.", request=request)
+        self.wait = wait
+
+    @property
+    def headers(self):
+        return {"Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache", "Retry-After": str(self.wait)}
 
 
 #: The toolkit's ``token_checksum`` (and our code digests): one SHA-256 helper for all.
@@ -133,8 +154,10 @@ class BouncerOAuth2Validator(OAuth2Validator):
         http_request = self.build_http_request(request)
         try:
             user = services.oauth_password_authenticate(request=http_request, username=username, password=password)
-        except InvalidCredentials:
+        except (InvalidCredentials, SignInIncomplete):
             return False
+        except (SignInThrottled, AccountLocked) as refusal:
+            raise RateLimited(refusal.retry_after, request=request) from None
         request.user = user
         return True
 

@@ -23,7 +23,8 @@ from bouncer.core.digests import sha256_hex
 from bouncer.core.exceptions import oauth_error
 from bouncer.oauth import services
 from bouncer.oauth.forms import APPLICATION_FIELDS, BouncerApplicationForm
-from bouncer.oauth.throttling import throttle_token_requests
+from bouncer.oauth.throttling import client_credentials_presented, throttle_client_requests, throttle_token_requests
+from bouncer.users.signin import signin_entry_point
 
 
 class AuthorizationView(dot_views.AuthorizationView):
@@ -52,9 +53,11 @@ class AuthorizationView(dot_views.AuthorizationView):
         return response
 
 
+@signin_entry_point("oauth2")
 @method_decorator(throttle_token_requests, name="dispatch")
 class TokenView(dot_views.TokenView):
-    """/o/token/: throttled per client address; purges expired rows now and
+    """/o/token/: throttled per client address (the password grant also goes
+    through the sign-in flow, in the validator); purges expired rows now and
     then; device-flow issuance sends ``app_authorized`` like the other grants
     (the toolkit sends it only for those), so one receiver audits them all."""
 
@@ -75,23 +78,53 @@ class TokenView(dot_views.TokenView):
         return response
 
 
+def _confidential_secret_presented(request) -> bool:
+    """A non-empty secret for a confidential client: the only callers that may introspect.
+
+    A public client's stored secret is the hash of "", so the toolkit's
+    client authentication accepts a public client id with no secret at all.
+    """
+    client_id, secret = client_credentials_presented(request)
+    if not client_id or not secret:
+        return False
+    return get_application_model().objects.filter(client_id=client_id, client_type="confidential").exists()
+
+
+@signin_entry_point("oauth_client")
+@method_decorator(throttle_client_requests, name="dispatch")
 @method_decorator(csrf_exempt, name="dispatch")  # as the toolkit's: overriding dispatch drops it
 class IntrospectTokenView(dot_views.IntrospectTokenView):
     """RFC 7662 introspection for authenticated confidential clients only.
 
     The toolkit also lets any Bearer token with an ``introspection`` scope in;
-    Bouncer asks for client credentials (Basic or form body) and nothing else,
-    and takes the token from the POST body only (a token in a URL leaks)."""
+    Bouncer asks for client credentials (Basic or form body) of a confidential
+    client and nothing else, and takes the token from the POST body only (a
+    token in a URL leaks). Failed client authentications are throttled per
+    address and per client id (``throttle_client_requests``)."""
 
     http_method_names = ["post", "options"]
 
     def dispatch(self, request, *args, **kwargs):
-        if request.method == "POST" and not self.authenticate_client(request):
-            response = oauth_error("invalid_client", "Client authentication failed.", 401)
-            response["WWW-Authenticate"] = 'Basic realm="bouncer"'
-            return response
+        if request.method == "POST":
+            if not _confidential_secret_presented(request):
+                services.oauth_client_auth_failed(request=request, client_id=client_credentials_presented(request)[0][:100])
+                return self._client_auth_failed()
+            if not self.authenticate_client(request):
+                return self._client_auth_failed()
         # Skip ClientProtectedResourceMixin.dispatch, whose Bearer fallback is refused above.
         return View.dispatch(self, request, *args, **kwargs)
+
+    @staticmethod
+    def _client_auth_failed():
+        response = oauth_error("invalid_client", "Client authentication failed.", 401)
+        response["WWW-Authenticate"] = 'Basic realm="bouncer"'
+        return response
+
+
+@signin_entry_point("oauth_client")
+@method_decorator(throttle_client_requests, name="dispatch")
+class RevokeTokenView(dot_views.RevokeTokenView):
+    """RFC 7009 revocation, the toolkit's; failed client authentications throttled like introspection's."""
 
 
 class ConnectDiscoveryInfoView(dot_views.ConnectDiscoveryInfoView):

@@ -11,10 +11,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bouncer.core.permissions import SameOriginOrNonBrowser
-from bouncer.core.throttling import AccountLoginThrottle, LoginThrottle, RegisterThrottle
+from bouncer.core.throttling import RegisterThrottle
 from bouncer.oauth.permissions import OAuth2MethodScope
 from bouncer.users import selectors, services
 from bouncer.users.permissions import IsSessionAuthenticated
+from bouncer.users.signin import signin_entry_point
 from bouncer.users.serializers import (
     MessageOutput,
     PasswordChangeInput,
@@ -62,6 +63,7 @@ class ProfileApi(APIView):
         return Response(PROFILE_OUTPUT.to_representation(user))
 
 
+@signin_entry_point("password_change")
 class PasswordChangeApi(APIView):
     @extend_schema(request=PasswordChangeInput, responses={200: MessageOutput})
     def post(self, request):
@@ -71,14 +73,15 @@ class PasswordChangeApi(APIView):
         return Response({"message": "Password changed successfully"})
 
 
+@signin_entry_point("session")
 @method_decorator(ensure_csrf_cookie, name="dispatch")
 class SessionLoginApi(APIView):
     # No authentication classes: SessionAuthentication would demand a CSRF
     # token from a caller who already has a session cookie, and login needs
-    # no identity. Django's login() rotates the session key.
+    # no identity. The session key is rotated at every sign-in. Throttles:
+    # the sign-in flow's (per address and per account, bouncer.users.signin).
     authentication_classes: list = []
     permission_classes = [SameOriginOrNonBrowser]
-    throttle_classes = [LoginThrottle, AccountLoginThrottle]
 
     @extend_schema(request=SessionLoginInput, responses={200: MessageOutput, 400: INVALID_CREDENTIALS}, auth=[])
     def post(self, request):

@@ -1,7 +1,8 @@
 """Temporary lockout of a username after repeated failed sign-ins.
 
-Keyed by a hash of the lower-cased username *as typed*, so it works the same
-for names that do not exist (no account enumeration) and costs no query.
+Keyed by ``account_ident`` (a hash of the lower-cased username *as typed*,
+the same key as the per-account throttle), so it works the same for names
+that do not exist (no account enumeration) and costs no query.
 Counters live in the cache (Redis in production, shared by every node); the
 count and the lock use atomic cache operations (``add`` + ``incr``) so
 parallel attempts cannot slip past the limit.
@@ -12,26 +13,37 @@ for ``BOUNCER_LOCKOUT_SECONDS``; the per-address throttle bounds how fast.
 
 from __future__ import annotations
 
-import hashlib
+import math
+import time
 
 from django.conf import settings
 from django.core.cache import cache
 
-
-def _ident(username: str) -> str:
-    return hashlib.sha256(username.lower().encode("utf-8", "replace")).hexdigest()[:32]
+from bouncer.core.throttling import account_ident
 
 
 def _failures_key(username: str) -> str:
-    return f"lockout:failures:{_ident(username)}"
+    return f"lockout:failures:{account_ident(username)}"
 
 
 def _lock_key(username: str) -> str:
-    return f"lockout:locked:{_ident(username)}"
+    return f"lockout:locked:{account_ident(username)}"
+
+
+def lockout_remaining(*, username: str) -> int | None:
+    """Seconds the username stays locked (for ``Retry-After``), or None when it is not locked.
+
+    The lock's value is the time it ends, so the answer is the truth, not
+    the full lockout period again for every refused attempt.
+    """
+    until = cache.get(_lock_key(username))
+    if until is None:
+        return None
+    return max(1, math.ceil(float(until) - time.time()))
 
 
 def lockout_active(*, username: str) -> bool:
-    return cache.get(_lock_key(username)) is not None
+    return lockout_remaining(username=username) is not None
 
 
 def lockout_record_failure(*, username: str) -> bool:
@@ -46,7 +58,7 @@ def lockout_record_failure(*, username: str) -> bool:
         failures = 1
     if failures >= settings.BOUNCER_LOCKOUT_ATTEMPTS:
         # add() is atomic: only the attempt that creates the lock reports it.
-        locked_now = cache.add(_lock_key(username), 1, timeout=window)
+        locked_now = cache.add(_lock_key(username), time.time() + window, timeout=window)
         cache.delete(key)
         return locked_now
     return False

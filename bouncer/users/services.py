@@ -3,8 +3,7 @@ password change, profile update. Each writes its own audit event."""
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
+from django.contrib.auth import SESSION_KEY, login, logout, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -12,12 +11,14 @@ from django.http import HttpRequest
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
-from bouncer.core.exceptions import DomainError, InvalidCredentials
+from bouncer.core.exceptions import DomainError
 from bouncer.tokens.jwt.services import jwt_revoke_for_user
 from bouncer.tokens.opaque.models import DeviceToken
 from bouncer.tokens.opaque.services import token_revoke_all_for_user
-from bouncer.users.lockout import lockout_active, lockout_record_failure, lockout_reset
 from bouncer.users.models import User
+from bouncer.users.signin import AccountLocked, SignInThrottled, signin_password, signin_password_confirm, signin_succeeded_record
+
+__all__ = ["AccountLocked", "SignInThrottled"]  # re-exported: the sign-in refusals live in signin.py
 
 
 class RegistrationConflict(DomainError):
@@ -26,16 +27,6 @@ class RegistrationConflict(DomainError):
 
 class PasswordRejected(DomainError):
     code = "password_invalid"
-
-
-class AccountLocked(DomainError):
-    status_code = 429
-    code = "account_locked"
-    default_detail = "Too many failed sign-in attempts. Try again later."
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.retry_after = settings.BOUNCER_LOCKOUT_SECONDS
 
 
 def user_register(*, request: HttpRequest | None, username: str, email: str, password: str) -> User:
@@ -62,33 +53,20 @@ def user_register(*, request: HttpRequest | None, username: str, email: str, pas
     return user
 
 
-def user_authenticate(*, request: HttpRequest, username: str, password: str, method: str) -> User:
-    """Check a username and password; the same error for every kind of failure.
-
-    ``authenticate`` runs the hasher for unknown users too and refuses
-    inactive users only after checking the password, so neither the answer nor
-    its timing tells the three failure cases apart. After
-    ``BOUNCER_LOCKOUT_ATTEMPTS`` failures the username is locked for a while,
-    whether or not it exists.
-    """
-    if lockout_active(username=username):
-        audit_record(action=AuditAction.LOGIN_FAILED, request=request, username=username, method=method, data={"reason": "locked"})
-        raise AccountLocked()
-    user = authenticate(request, username=username, password=password)
-    if user is None:
-        audit_record(action=AuditAction.LOGIN_FAILED, request=request, username=username, method=method)
-        if lockout_record_failure(username=username):
-            audit_record(action=AuditAction.ACCOUNT_LOCKED, request=request, username=username, method=method)
-        raise InvalidCredentials()
-    lockout_reset(username=username)
-    return user
-
-
 def session_login(*, request: HttpRequest, username: str, password: str) -> User:
-    """Sign in with a session: ``login`` rotates the session key (no fixation)."""
-    user = user_authenticate(request=request, username=username, password=password, method="session")
+    """Sign in with a session, through the sign-in flow; the session id always changes.
+
+    Django's ``login`` cycles the key only when the session belongs to nobody
+    or to someone else; signing in again inside a live session of the same
+    user would keep the id (ASVS 7.2.4 asks for a new one at every
+    authentication), so the key is cycled here first. ``login`` then sees
+    the same user and does not cycle it a second time.
+    """
+    user = signin_password(request=request, username=username, password=password, method="session").completed_user()
+    if SESSION_KEY in request.session:
+        request.session.cycle_key()
     login(request, user, backend="bouncer.users.backends.CachedModelBackend")
-    audit_record(action=AuditAction.LOGIN_SUCCEEDED, request=request, user=user, method="session")
+    signin_succeeded_record(request=request, user=user, method="session")
     return user
 
 
@@ -107,7 +85,9 @@ def password_change(*, request: HttpRequest, user: User, old_password: str, new_
     by ``update_session_auth_hash``. Every DRF token and JWT sign-in except
     the one this request came with is revoked.
     """
-    if not user.check_password(old_password):
+    # The old password is a proof of identity like a sign-in: the same
+    # per-account throttle and lockout (429s), and a wrong one counts.
+    if not signin_password_confirm(request=request, user=user, password=old_password):
         raise PasswordRejected({"old_password": ["The current password is not correct."]})
     try:
         validate_password(new_password, user=user)

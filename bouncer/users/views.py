@@ -1,16 +1,20 @@
-"""HTML pages: the sign-in page of the OAuth2 authorization flow, and sign-out.
+"""HTML pages: the sign-in page of the OAuth2 authorization flow, sign-out, and the admin's login.
 
 Thin like the API views: the form is parsed here, the sign-in itself is
-``services.session_login`` (the lockout, the audit rows and the credential
-rules of the JSON login). ``/o/authorize/`` sends signed-out users here
-(``LOGIN_URL``) with ``?next=``; ``next`` is followed only when it stays on
-this site.
+``services.session_login`` (the sign-in flow: throttles, lockout, audit rows
+and the credential rules of the JSON login). ``/o/authorize/`` sends
+signed-out users here (``LOGIN_URL``) with ``?next=``; ``next`` is followed
+only when it stays on this site.
+
+``admin_sign_in`` is Django's own admin login page run inside a sign-in
+attempt: its form's ``authenticate()`` goes through the flow's guard like
+every other, and a throttled or locked attempt answers the 429 page.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
@@ -21,8 +25,8 @@ from django.views.decorators.http import require_POST
 
 from bouncer.core.exceptions import InvalidCredentials
 from bouncer.core.http import safe_next_url
-from bouncer.core.throttling import AccountLoginThrottle, LoginThrottle, throttle_wait
 from bouncer.users import services
+from bouncer.users.signin import SignInIncomplete, signin_attempt, signin_entry_point, signin_password_confirm, signin_succeeded_record
 from bouncer.users.forms import SignInForm
 
 #: One message for an unknown user, a wrong password and an inactive account.
@@ -36,6 +40,7 @@ def _throttled(request: HttpRequest, wait: int) -> HttpResponse:
     return response
 
 
+@signin_entry_point("session")
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
@@ -47,17 +52,17 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     next_url = safe_next_url(request, source.get("next"), default=settings.LOGIN_REDIRECT_URL)
     if request.method != "POST":
         return render(request, "users/sign_in.html", {"form": SignInForm(), "next": next_url})
-    wait = throttle_wait(request, [LoginThrottle, AccountLoginThrottle])
-    if wait:
-        return _throttled(request, wait)
     form = SignInForm(request.POST)
     if form.is_valid():
         try:
             services.session_login(request=request, **form.cleaned_data)
-        except services.AccountLocked as exc:
+        except (services.AccountLocked, services.SignInThrottled) as exc:
             return _throttled(request, exc.retry_after)
         except InvalidCredentials:
             form.add_error(None, SIGN_IN_FAILED)
+        except SignInIncomplete:
+            # No page for a second step yet (the MFA issue adds it): refuse, never sign in.
+            form.add_error(None, SignInIncomplete.default_detail)
         else:
             return redirect(next_url)
     return render(request, "users/sign_in.html", {"form": form, "next": next_url}, status=400)
@@ -72,3 +77,48 @@ def sign_out(request: HttpRequest) -> HttpResponse:
         services.session_logout(request=request)
     messages.info(request, "You are signed out.")
     return redirect(settings.LOGIN_URL)
+
+
+@signin_entry_point("admin")
+def admin_sign_in(request: HttpRequest) -> HttpResponse:
+    """``/admin/login/``: the admin's own page and form, through the sign-in flow.
+
+    Mounted before ``admin.site.urls`` in config/urls.py (Django offers no
+    setting for the admin's login view short of replacing the whole site).
+    A failure shows the admin's normal error page; a refusal the 429 page;
+    a success is audited like every other sign-in.
+    """
+    key_before = request.session.session_key
+    with signin_attempt(method="admin", address_scope="login") as attempt:
+        response = admin.site.login(request)
+    if attempt.refusal is not None:
+        return _throttled(request, attempt.refusal.retry_after)
+    if request.method == "POST" and attempt.result is not None and request.user.is_authenticated:
+        if key_before and request.session.session_key == key_before:
+            # Django's login() kept the id (same user signing in again): a new one at every sign-in.
+            request.session.cycle_key()
+        signin_succeeded_record(request=request, user=request.user, method="admin")
+    return response
+
+
+@signin_entry_point("admin_password_change")
+@sensitive_post_parameters()
+@csrf_protect
+@never_cache
+def admin_password_change(request: HttpRequest) -> HttpResponse:
+    """``/admin/password_change/``: the admin's page, its old password checked by the flow first.
+
+    Django's form checks the old password with ``check_password`` directly,
+    so nothing would count a wrong guess; here it counts toward the
+    per-account throttle and the lockout like any sign-in, and a refusal
+    answers the 429 page before the admin's form runs.
+    """
+    user = request.user
+    if request.method == "POST" and user.is_active and user.is_staff:
+        try:
+            signin_password_confirm(
+                request=request, user=user, password=str(request.POST.get("old_password", "")), method="admin_password_change"
+            )
+        except (services.AccountLocked, services.SignInThrottled) as exc:
+            return _throttled(request, exc.retry_after)
+    return admin.site.admin_view(admin.site.password_change, cacheable=True)(request)

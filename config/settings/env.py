@@ -162,6 +162,9 @@ THROTTLE_RATES = {
     # /o/token/: every OAuth2 grant, refreshes and machine clients included;
     # the password grant also counts toward login_account and the lockout.
     "oauth_token": env_str("BOUNCER_THROTTLE_OAUTH_TOKEN", "120/min"),
+    # /o/introspect/ and /o/revoke_token/: failed client authentications
+    # (each costs a hash and an audit row), per address and per client id.
+    "oauth_client": env_str("BOUNCER_THROTTLE_OAUTH_CLIENT", "30/min"),
 }
 
 #: Failed sign-ins for one username, within the window, that lock it for a while.

@@ -81,14 +81,60 @@ def test_throttle_window_slides_instead_of_resetting(api):
     ) as clock:
         post = lambda: api.post("/api/token/refresh/", {"refresh": "x.y.z"}, format="json").status_code  # noqa: E731
         assert [post() for _ in range(4)] == [401, 401, 401, 429]
-        # A quarter into the next minute, three quarters of the last minute's 4 attempts still
-        # count (3): a fixed window would have let 3 more through at once.
+        # A quarter into the next minute, three quarters of the last minute's 3 counted
+        # requests still count (2.25) plus this one: over 3. A fixed window would have
+        # let 3 more through at once.
         clock.move_to("2026-01-01 12:01:15+00:00")
         assert post() == 429
-        # Three quarters in, a quarter of them (1) counts, plus the refused attempt at
-        # 12:01:15 (refused attempts count too): one more fits.
+        # Three quarters in, a quarter of them (0.75) counts: two more fit (refused
+        # attempts are not counted, so the 429s above cost nothing).
         clock.move_to("2026-01-01 12:01:45+00:00")
-        assert [post() for _ in range(2)] == [401, 429]
+        assert [post() for _ in range(3)] == [401, 401, 429]
+
+
+@pytest.mark.parametrize("rate, burst", [("3/min", 3), ("10/min", 10), ("1/min", 1), ("5/hour", 5)])
+def test_client_that_waits_retry_after_is_not_refused_again(api, rate, burst):
+    """Before: refused attempts counted and Retry-After was the window's end, so an
+    obedient client got a second 429 (the previous window's weight still counted)."""
+    import datetime
+
+    import time_machine
+
+    start = datetime.datetime(2026, 1, 1, 12, 0, 7, tzinfo=datetime.timezone.utc)
+    with override_settings(REST_FRAMEWORK=rates(refresh=rate)), time_machine.travel(start, tick=False) as clock:
+        post = lambda: api.post("/api/token/refresh/", {"refresh": "x.y.z"}, format="json")  # noqa: E731
+        assert [post().status_code for _ in range(burst)] == [401] * burst
+        for _ in range(3):  # an obedient client: each time, exactly the wait it was told
+            refused = post()
+            assert refused.status_code == 429
+            wait = int(refused["Retry-After"])
+            assert wait >= 1
+            clock.shift(datetime.timedelta(seconds=wait))
+            assert post().status_code == 401
+        # ...and the wait is not a lie the other way: one second earlier was still refused.
+        refused = post()
+        wait = int(refused["Retry-After"])
+        if wait > 1:
+            clock.shift(datetime.timedelta(seconds=wait - 1))
+            assert post().status_code == 429
+
+
+def test_refused_attempts_do_not_extend_the_window(api):
+    import datetime
+
+    import time_machine
+
+    with override_settings(REST_FRAMEWORK=rates(refresh="2/min")), time_machine.travel(
+        "2026-01-01 12:00:00+00:00", tick=False
+    ) as clock:
+        post = lambda: api.post("/api/token/refresh/", {"refresh": "x.y.z"}, format="json")  # noqa: E731
+        assert [post().status_code for _ in range(2)] == [401, 401]
+        first_wait = int(post()["Retry-After"])
+        for _ in range(50):  # a client hammering
+            assert post().status_code == 429
+        assert int(post()["Retry-After"]) == first_wait
+        clock.shift(datetime.timedelta(seconds=first_wait))
+        assert post().status_code == 401
 
 
 def test_parallel_burst_cannot_pass_the_limit():

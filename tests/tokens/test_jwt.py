@@ -86,7 +86,8 @@ def test_access_token_authenticates_and_challenge_is_bearer(api, user):
 @pytest.mark.parametrize("case", ["unknown_user", "wrong_password"])
 def test_obtain_failure_is_generic_and_issues_nothing(api, user, case):
     response = obtain(api, *{"unknown_user": ("nobody", PASSWORD), "wrong_password": ("alice", "nope-nope")}[case])
-    assert response.status_code == 400
+    assert response.status_code == 401  # SPEC.md: 401 generic, as simplejwt (was 400)
+    assert response["WWW-Authenticate"] == 'Bearer realm="bouncer"'
     assert response.json() == {"error": "Invalid credentials"}
     assert not JwtFamily.objects.exists()
 

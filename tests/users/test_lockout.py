@@ -50,3 +50,17 @@ def test_lock_of_one_account_leaves_others_alone(api, user, other_user):
     attempt(api, "alice", "wrong")
     assert attempt(api, "alice", PASSWORD).status_code == 429
     assert attempt(api, "bob", PASSWORD).status_code == 200
+
+
+@override_settings(REST_FRAMEWORK=RELAXED_THROTTLES, BOUNCER_LOCKOUT_ATTEMPTS=2, BOUNCER_LOCKOUT_SECONDS=600)
+def test_locked_retry_after_is_the_time_left_not_the_full_period(api, user):
+    import datetime
+
+    import time_machine
+
+    with time_machine.travel("2026-01-01 12:00:00+00:00", tick=False) as clock:
+        attempt(api, "alice", "wrong")
+        attempt(api, "alice", "wrong")
+        assert attempt(api, "alice", PASSWORD)["Retry-After"] == "600"
+        clock.shift(datetime.timedelta(seconds=100))
+        assert attempt(api, "alice", PASSWORD)["Retry-After"] == "500"

@@ -11,7 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bouncer.core.permissions import SameOriginOrNonBrowser
-from bouncer.core.throttling import AccountLoginThrottle, RefreshThrottle, TokenLoginThrottle
+from bouncer.core.exceptions import InvalidCredentials
+from bouncer.core.throttling import RefreshThrottle
 from bouncer.tokens.jwt import services
 from bouncer.tokens.jwt.cookies import clear_token_cookies, set_token_cookies
 from bouncer.tokens.jwt.keys import jwks
@@ -22,7 +23,19 @@ from bouncer.tokens.jwt.serializers import (
     JwtRefreshInput,
     JwtVerifyInput,
 )
-from bouncer.users.services import user_authenticate
+from bouncer.tokens.jwt.authentication import JwtAuthentication
+from bouncer.users.api import INVALID_CREDENTIALS
+from bouncer.users.signin import signin_entry_point, signin_password
+
+
+class JwtObtainFailed(InvalidCredentials):
+    """The generic failure, answered 401 with ``WWW-Authenticate`` (core/exceptions.py)."""
+
+    status_code = 401
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.www_authenticate = JwtAuthentication().authenticate_header(None)
 
 
 def _respond(pair: services.TokenPair, *, cookie: bool) -> Response:
@@ -53,19 +66,29 @@ def _refresh_from(request) -> tuple[str, bool]:
     return cookie, True
 
 
+@signin_entry_point("jwt")
 class JwtObtainApi(APIView):
+    # Throttles: the sign-in flow's (per address, scope "token", and per account).
     authentication_classes: list = []
     permission_classes = [SameOriginOrNonBrowser]
-    throttle_classes = [TokenLoginThrottle, AccountLoginThrottle]
 
-    @extend_schema(request=JwtObtainInput, responses={200: JwtPairOutput}, auth=[])
+    @extend_schema(request=JwtObtainInput, responses={200: JwtPairOutput, 401: INVALID_CREDENTIALS}, auth=[])
     def post(self, request):
         data = JwtObtainInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = user_authenticate(
-            request=request, username=data.validated_data["username"], password=data.validated_data["password"], method="jwt"
-        )
-        return _respond(services.jwt_obtain(user=user, request=request), cookie=data.validated_data["cookie"])
+        try:
+            result = signin_password(
+                request=request,
+                username=data.validated_data["username"],
+                password=data.validated_data["password"],
+                method="jwt",
+                address_scope="token",
+            )
+        except InvalidCredentials:
+            # SPEC.md: 401, as simplejwt answers, with the Bearer challenge
+            # the JWT class sends for any other bad credential.
+            raise JwtObtainFailed() from None
+        return _respond(services.jwt_obtain(user=result.completed_user(), request=request), cookie=data.validated_data["cookie"])
 
 
 class JwtRefreshApi(APIView):

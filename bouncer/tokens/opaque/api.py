@@ -9,30 +9,31 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bouncer.core.permissions import SameOriginOrNonBrowser
-from bouncer.core.throttling import AccountLoginThrottle, TokenLoginThrottle
 from bouncer.tokens.opaque import services
 from bouncer.tokens.opaque.authentication import OpaqueTokenAuthentication
 from bouncer.tokens.opaque.models import DeviceToken
 from bouncer.tokens.opaque.serializers import TokenLoginInput, TokenLoginOutput
 from bouncer.users.api import INVALID_CREDENTIALS
-from bouncer.users.services import user_authenticate
+from bouncer.users.signin import signin_entry_point, signin_password
 
 
+@signin_entry_point("token")
 class TokenLoginApi(APIView):
+    # Throttles: the sign-in flow's (per address, scope "token", and per account).
     authentication_classes: list = []
     permission_classes = [SameOriginOrNonBrowser]
-    throttle_classes = [TokenLoginThrottle, AccountLoginThrottle]
 
     @extend_schema(request=TokenLoginInput, responses={200: TokenLoginOutput, 400: INVALID_CREDENTIALS}, auth=[])
     def post(self, request):
         data = TokenLoginInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = user_authenticate(
+        user = signin_password(
             request=request,
             username=data.validated_data["username"],
             password=data.validated_data["password"],
             method="token",
-        )
+            address_scope="token",
+        ).completed_user()
         issued = services.token_issue(user=user, request=request, device_name=data.validated_data["device_name"])
         body = {"token": issued.key, "user_id": user.pk, "username": user.username, "email": user.email, "expiry": issued.expiry}
         return Response(TokenLoginOutput(body).data)

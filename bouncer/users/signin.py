@@ -1,0 +1,254 @@
+"""One sign-in flow: how a person proves who they are with a password.
+
+Every way in goes through here: the session API, the HTML sign-in page, DRF
+token login, JWT obtain, the OAuth2 password grant, the Django admin login,
+HTTP Basic, the old password of a password change, and any other caller of
+``django.contrib.auth.authenticate()``. This module owns, for all of them:
+
+- the per-address throttle (the entry point names its scope) and the
+  per-account throttle (``login_account``), counted in one cache round trip;
+- the lockout (``users/lockout.py``);
+- the hasher run for unknown users (ModelBackend's, through
+  ``authenticate()``), so timing does not tell a known name from an unknown;
+- one generic failure (``InvalidCredentials``) for unknown user, wrong
+  password and inactive user;
+- the audit rows ``LOGIN_FAILED`` and ``ACCOUNT_LOCKED`` (``LOGIN_SUCCEEDED``
+  stays with the entry points that write it: session, HTML page, admin).
+
+The guard lives where ``authenticate()`` lands: ``CachedModelBackend.authenticate``
+calls ``signin_guard``, so no caller can skip it. An entry point calls
+``signin_password``, which opens a ``signin_attempt`` (method, per-address
+scope), calls ``authenticate()`` and reads what the guard decided, so an
+attempt is counted exactly once. A throttled or locked attempt makes the
+backend raise ``PermissionDenied``, which stops ``authenticate()`` there:
+no later backend is ever asked about a locked account.
+
+The result (``SignInResult``) can say "password accepted, another step is
+required before a credential is issued" (``pending_steps``). Nothing adds a
+step yet; multi-factor sign-in adds its step in ``signin_result`` only, and
+every entry point already refuses to issue a credential for an incomplete
+result (``SignInResult.completed_user``). Callers that cannot run a second
+step (the admin's own form, Basic, foreign callers of ``authenticate()``)
+get no user for an incomplete result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+from bouncer.audit.models import AuditAction
+from bouncer.audit.services import audit_record
+from bouncer.core.exceptions import DomainError, InvalidCredentials
+from bouncer.core.http import client_bucket
+from bouncer.core.throttling import Hit, account_ident, throttle_count, throttle_hit, throttle_peek
+from bouncer.users.lockout import lockout_record_failure, lockout_remaining, lockout_reset
+
+#: The per-account throttle's scope, shared by every way in.
+ACCOUNT_SCOPE = "login_account"
+
+
+class SignInThrottled(DomainError):
+    """Too many attempts from this address or on this account: 429 with ``Retry-After``."""
+
+    status_code = 429
+    code = "throttled"
+    default_detail = "Too many sign-in attempts. Try again later."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+
+class AccountLocked(DomainError):
+    status_code = 429
+    code = "account_locked"
+    default_detail = "Too many failed sign-in attempts. Try again later."
+
+    def __init__(self, retry_after: int | None = None) -> None:
+        super().__init__()
+        self.retry_after = retry_after or settings.BOUNCER_LOCKOUT_SECONDS
+
+
+class SignInIncomplete(DomainError):
+    """The password was right but a step is still owed: no credential is issued."""
+
+    status_code = 401
+    code = "signin_incomplete"
+    default_detail = "Another sign-in step is required."
+
+    def __init__(self, steps: tuple[str, ...]) -> None:
+        super().__init__({"detail": self.default_detail, "code": self.code, "steps": list(steps)})
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    """Who proved who they are, and what is still owed before a credential is issued."""
+
+    user: object
+    pending_steps: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.pending_steps
+
+    def completed_user(self):
+        """The user, for an entry point about to issue a credential; refuses an incomplete result."""
+        if not self.complete:
+            raise SignInIncomplete(self.pending_steps)
+        return self.user
+
+
+@dataclass
+class SignInAttempt:
+    """How the current entry point signs in, and what the guard decided."""
+
+    method: str
+    #: The per-address throttle's scope; None when the entry point already throttles per address.
+    address_scope: str | None = "login"
+    #: A credential sent with every request (Basic): only failures count, so
+    #: a well-behaved client is not throttled by its own requests.
+    per_request: bool = False
+    #: Whether the caller can run a step after the password (only ``signin_password``'s callers can).
+    multi_step: bool = False
+    refusal: DomainError | None = None
+    result: SignInResult | None = None
+
+
+#: The attempt the current entry point opened: Django's authenticate() returns
+#: only a user or None, so the guard tells the entry point why through this.
+_current: ContextVar[SignInAttempt | None] = ContextVar("bouncer_signin_attempt", default=None)
+
+
+def signin_entry_point(method: str):
+    """Marks a view as a way in through this flow.
+
+    tests/security/test_signin_urls.py finds every URL that checks a password
+    or a client secret by probing the URLconf, and fails for one whose view
+    lacks this mark: a new way in cannot skip the flow unnoticed.
+    """
+
+    def mark(view):
+        view.signin_method = method
+        return view
+
+    return mark
+
+
+@contextmanager
+def signin_attempt(*, method: str, address_scope: str | None = "login", per_request: bool = False, multi_step: bool = False) -> Iterator[SignInAttempt]:
+    """Every ``authenticate()`` inside is counted and audited as ``method``."""
+    attempt = SignInAttempt(method=method, address_scope=address_scope, per_request=per_request, multi_step=multi_step)
+    token = _current.set(attempt)
+    try:
+        yield attempt
+    finally:
+        _current.reset(token)
+
+
+def signin_password(
+    *,
+    request: HttpRequest,
+    username: str,
+    password: str,
+    method: str,
+    address_scope: str | None = "login",
+    per_request: bool = False,
+) -> SignInResult:
+    """A username and password, through every rule above.
+
+    Raises ``SignInThrottled`` or ``AccountLocked`` (429) when refused before
+    the password is looked at, ``InvalidCredentials`` for every kind of
+    failure; else the result, which the caller issues a credential for only
+    when it is complete.
+    """
+    with signin_attempt(method=method, address_scope=address_scope, per_request=per_request, multi_step=True) as attempt:
+        user = authenticate(request, username=username, password=password)
+    if attempt.refusal is not None:
+        raise attempt.refusal
+    if user is None or attempt.result is None:
+        raise InvalidCredentials()
+    return attempt.result
+
+
+def signin_password_confirm(*, request: HttpRequest, user, password: str, method: str = "password_change") -> bool:
+    """A signed-in user proves their password again (password change).
+
+    Counts toward the same per-account throttle and lockout as a sign-in
+    (per-address is the authenticated endpoint's business): a stolen session
+    cannot guess the old password forever. Raises the 429s; returns whether
+    the password was right.
+    """
+    attempt = SignInAttempt(method=method, address_scope=None)
+    verify = lambda: user if user.check_password(password) else None  # noqa: E731
+    return _check(attempt=attempt, request=request, username=user.get_username(), verify=verify) is not None
+
+
+def signin_result(*, user) -> SignInResult:
+    """What is owed after a right password. Nothing yet: the MFA issue adds its step here."""
+    return SignInResult(user=user)
+
+
+def signin_guard(*, request: HttpRequest | None, username: str, verify: Callable[[], object | None]):
+    """Called by the authentication backend for every ``authenticate()`` with a password.
+
+    ``verify`` is ModelBackend's own check (the hasher runs for unknown
+    users too). Returns the user, or None for a failure; a refusal (throttle,
+    lock) raises ``PermissionDenied`` so no other backend is asked.
+    """
+    attempt = _current.get() or SignInAttempt(method=_method_of(request))
+    try:
+        user = _check(attempt=attempt, request=request, username=username, verify=verify)
+    except (SignInThrottled, AccountLocked) as refusal:
+        attempt.refusal = refusal
+        raise PermissionDenied(refusal.code) from None
+    if user is None:
+        return None
+    attempt.result = signin_result(user=user)
+    if not attempt.result.complete and not attempt.multi_step:
+        return None  # a caller that cannot run the next step gets no user
+    return user
+
+
+def signin_succeeded_record(*, request: HttpRequest, user, method: str) -> None:
+    audit_record(action=AuditAction.LOGIN_SUCCEEDED, request=request, user=user, method=method)
+
+
+def _method_of(request) -> str:
+    path = getattr(request, "path", "") or ""
+    return "admin" if path.startswith("/admin/") else "password"
+
+
+def _check(*, attempt: SignInAttempt, request, username: str, verify: Callable[[], object | None]):
+    hits = [Hit(ACCOUNT_SCOPE, account_ident(username))]
+    address = client_bucket(request) if request is not None and attempt.address_scope else None
+    if address:
+        hits.append(Hit(attempt.address_scope, address))
+    wait = throttle_peek(hits) if attempt.per_request else throttle_hit(hits)
+    if wait is not None:
+        raise SignInThrottled(wait)
+    remaining = lockout_remaining(username=username)
+    if remaining is not None:
+        audit_record(action=AuditAction.LOGIN_FAILED, request=request, username=username, method=attempt.method, data={"reason": "locked"})
+        raise AccountLocked(remaining)
+    if "\x00" in username:
+        # PostgreSQL refuses a NUL byte in the lookup and in the audit row
+        # (a 500); no account can have that name, so nothing to look up or record.
+        return None
+    user = verify()
+    if user is None:
+        audit_record(action=AuditAction.LOGIN_FAILED, request=request, username=username, method=attempt.method)
+        if lockout_record_failure(username=username):
+            audit_record(action=AuditAction.ACCOUNT_LOCKED, request=request, username=username, method=attempt.method)
+        if attempt.per_request:
+            throttle_count(hits)
+        return None
+    lockout_reset(username=username)
+    return user
