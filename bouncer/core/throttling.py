@@ -39,6 +39,7 @@ from django_redis.cache import RedisCache
 from rest_framework.throttling import BaseThrottle
 
 from bouncer.core.http import client_bucket
+from bouncer.core.identifiers import identifier_normalize
 
 _DURATIONS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 #: Float slack when comparing an estimate with its limit (times are floats).
@@ -60,10 +61,12 @@ def scope_rate(scope: str) -> tuple[int, int] | None:
 def account_ident(username: str) -> str:
     """The one key for "this account" in throttles and the lockout.
 
-    A hash of the lower-cased username *as typed*: it costs no query and
-    behaves the same whether or not the account exists (no enumeration).
+    A hash of the username in the form sign-in compares it in (NFKC, then
+    casefold), so every spelling of one account shares its counters: it costs
+    no query and behaves the same whether or not the account exists (no
+    enumeration).
     """
-    return hashlib.sha256(username.lower().encode("utf-8", "replace")).hexdigest()[:32]
+    return hashlib.sha256(identifier_normalize(username).encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def _keys(key: str, now: float, duration: int) -> tuple[str, str, float]:

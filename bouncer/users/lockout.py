@@ -1,6 +1,6 @@
 """Temporary lockout of a username after repeated failed sign-ins.
 
-Keyed by ``account_ident`` (a hash of the lower-cased username *as typed*,
+Keyed by ``account_ident`` (a hash of the normalised username as typed,
 the same key as the per-account throttle), so it works the same for names
 that do not exist (no account enumeration) and costs no query.
 Counters live in the cache (Redis in production, shared by every node); the

@@ -12,16 +12,13 @@ display.
 
 from __future__ import annotations
 
-import unicodedata
-
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from bouncer.core.identifiers import identifier_normalize
 
-def identifier_normalize(value: str) -> str:
-    """The form two usernames (or emails) are compared in: NFKC, then casefold."""
-    return unicodedata.normalize("NFKC", value).casefold()
+
 
 
 class BouncerUserManager(UserManager):

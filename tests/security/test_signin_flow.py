@@ -345,3 +345,17 @@ def test_second_admin_login_in_the_same_session_rotates_the_session_id(db):
     stale.cookies[settings.SESSION_COOKIE_NAME] = first
     assert stale.get("/api/accounts/profile/").status_code == 401
     assert browser.get("/api/accounts/profile/").status_code == 200
+
+
+@override_settings(BOUNCER_LOCKOUT_ATTEMPTS=3)
+def test_spellings_of_one_account_share_its_lockout(api, user):
+    """Sign-in matches usernames after NFKC + casefold, so the lockout must too:
+    fullwidth or differently cased spellings of "alice" are the same account
+    and must not each get a fresh set of guesses."""
+    with override_settings(REST_FRAMEWORK=RELAXED):
+        for spelling in ("alice", "ＡＬＩＣＥ", "ａｌｉｃｅ"):
+            response = api.post("/api/auth-token/", {"username": spelling, "password": "wrong-password-1"}, format="json")
+            assert response.status_code == 400
+        locked = api.post("/api/auth-token/", {"username": "ａｌｉｃｅ", "password": PASSWORD}, format="json")
+        assert locked.status_code == 429 and locked["Retry-After"]
+        assert api.post("/api/auth-token/", {"username": "alice", "password": PASSWORD}, format="json").status_code == 429

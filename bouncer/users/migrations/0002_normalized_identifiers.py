@@ -17,7 +17,7 @@ from django.db import migrations, models
 
 
 def _normalize(value):
-    # A copy of bouncer.users.models.identifier_normalize: a migration must
+    # A copy of bouncer.core.identifiers.identifier_normalize: a migration must
     # not import code that may change after it was written.
     return unicodedata.normalize("NFKC", value or "").casefold()
 
