@@ -222,6 +222,28 @@ def test_verify(api, user):
     assert api.post("/api/token/verify/", {"token": "garbage"}, format="json").status_code == 401
 
 
+def test_verify_refuses_a_rotated_refresh_token(api, user):
+    pair = obtain(api).json()
+    rotated = refresh(api, pair["refresh"]).json()
+    response = api.post("/api/token/verify/", {"token": pair["refresh"]}, format="json")
+    assert response.status_code == 401 and response.json()["code"] == "token_revoked"
+    # The live refresh token and the access tokens of the sign-in still verify.
+    assert api.post("/api/token/verify/", {"token": rotated["refresh"]}, format="json").status_code == 200
+    assert api.post("/api/token/verify/", {"token": pair["access"]}, format="json").status_code == 200
+    assert JwtFamily.objects.get().revoked_at is None  # verifying is not a use: nothing is revoked
+
+
+@pytest.mark.parametrize("auth_cache, queries", [(300, 0), (0, 1)])
+def test_verify_query_budget_access_as_before_refresh_one_row_more(api, user, auth_cache, queries, django_assert_num_queries):
+    with override_settings(BOUNCER_AUTH_CACHE_SECONDS=auth_cache):
+        pair = obtain(api).json()
+        api.post("/api/token/verify/", {"token": pair["access"]}, format="json")  # warm
+        with django_assert_num_queries(queries):
+            assert api.post("/api/token/verify/", {"token": pair["access"]}, format="json").status_code == 200
+        with django_assert_num_queries(queries + 1):  # + is it the sign-in's unretired token
+            assert api.post("/api/token/verify/", {"token": pair["refresh"]}, format="json").status_code == 200
+
+
 # --- attacks ----------------------------------------------------------------
 
 

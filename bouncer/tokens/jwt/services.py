@@ -261,15 +261,27 @@ def _refresh_rows(*, jti: uuid.UUID, claims: dict) -> tuple[JwtRefreshToken, Jwt
 
 
 def jwt_verify(*, raw: str) -> None:
-    """200 for a valid access or refresh token of a live sign-in, else JwtRejected."""
+    """200 for a valid access token, or the unretired refresh token, of a live sign-in; else JwtRejected.
+
+    Refresh tokens are accepted as simplejwt's verify accepts any token type
+    (clients of its API send them), but only the one a refresh would rotate:
+    a retired one is refused even within the grace window (a replay there
+    gets the successor, it does not make the old token valid). That costs a
+    read of its row, on refresh tokens only; access tokens stay a cache get.
+    """
     try:
         claims = jwt_decode(raw, token_type=ACCESS)
     except InvalidJwt as exc:
         if exc.code != "token_wrong_type":
             raise JwtRejected(exc.code, exc.message) from None
         claims = _decode(raw, REFRESH)
-    state, user = family_principal(family_id=_uuid(claims["fam"]), user_id=claims["sub"])
+    family_id = _uuid(claims["fam"])
+    state, user = family_principal(family_id=family_id, user_id=claims["sub"])
     if state == REVOKED or user is None or not user.is_active:
+        raise JwtRejected("token_revoked", "Token has been revoked.")
+    if claims["token_type"] == REFRESH and not JwtRefreshToken.objects.filter(
+        jti=_uuid(claims["jti"]), family_id=family_id, used_at__isnull=True
+    ).exists():
         raise JwtRejected("token_revoked", "Token has been revoked.")
 
 
