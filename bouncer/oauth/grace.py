@@ -12,6 +12,16 @@ the combination). Bouncer keeps the answer itself:
   and bound to that cache key (associated data). R itself is never stored;
 - when R comes back within the grace period, the entry is opened with R.
 
+A rotation happens once per refresh token: ``refresh_token_claim`` (below)
+lets exactly one concurrent request rotate R; the others are replays, answered
+from the entry within the grace period, reuse after it.
+
+Why a cache entry and not the database (the JWT grace keeps the successor's
+id on the retired row and signs it again): these tokens are random strings,
+not derivable from anything stored, so the answer itself must be kept, and
+secrets are never stored raw; sealed under R, the entry is useless to anyone
+without R, and it is needed for seconds only.
+
 So the cache never holds a usable token for anyone who does not already hold
 R (whoever holds R gets that answer from the toolkit anyway). R is random
 (oauthlib: 30 characters, about 178 bits), so a fast KDF is enough.

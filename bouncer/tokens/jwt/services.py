@@ -141,6 +141,14 @@ def jwt_refresh(*, raw: str, request: HttpRequest | None) -> TokenPair:
     token); any other replay is reuse: the whole family, access tokens
     included, is revoked.
 
+    Why the successor's id on the retired row, and not an encrypted cache
+    entry keyed by the old token (as ``bouncer/oauth/grace.py`` must do for
+    OAuth2's random tokens): a JWT is a function of its claims, so the
+    successor is signed again from ids and times, and nothing secret is
+    stored; the row is the same on every node, with Redis off, and after a
+    cache flush, and it is already what a loser reads to tell a retry from
+    reuse; the winner writes one more column in the UPDATE it runs anyway.
+
     On PostgreSQL the winning path is one statement (``rows.refresh_rotate_at_once``);
     anything else (a lost race, reuse, a revoked sign-in, another database)
     takes the transaction below, which decides why.
