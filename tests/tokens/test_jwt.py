@@ -165,6 +165,16 @@ def test_refresh_replayed_within_grace_after_a_newer_rotation_revokes_the_family
     assert AuditEvent.objects.filter(action=AuditAction.TOKEN_REUSE_DETECTED, user=user).count() == 1
 
 
+def test_refresh_retried_within_grace_after_logout_is_refused_and_mints_nothing(api, user):
+    pair = obtain(api).json()
+    rotated = refresh(api, pair["refresh"]).json()
+    assert api.post("/api/token/blacklist/", {"refresh": rotated["refresh"]}, format="json").status_code == 200
+    retry = refresh(api, pair["refresh"])  # within the grace, but the sign-in has ended
+    assert retry.status_code == 401 and retry.json()["code"] == "token_revoked"
+    assert JwtRefreshToken.objects.count() == 2
+    assert bearer(api, rotated["access"]).get(PROFILE).status_code == 401
+
+
 def test_other_sign_ins_survive_a_reuse(api, user):
     phone = obtain(api).json()
     laptop = obtain(api).json()
