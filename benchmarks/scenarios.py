@@ -26,6 +26,7 @@ TOKEN_LOGIN = "/api/auth-token/"
 JWT_OBTAIN = "/api/token/"
 JWT_REFRESH = "/api/token/refresh/"
 OAUTH_TOKEN = "/o/token/"
+OAUTH_INTROSPECT = "/o/introspect/"
 #: Benchmark-only OAuth2 client secrets; the clients are ``<user>-password`` and
 #: ``<user>-client-credentials`` (one pair per server: they share a database, and
 #: each server hashes its secrets with its own first hasher).
@@ -348,6 +349,18 @@ def profile_with_oauth2(client: Client) -> Request:
     return Request(PROFILE, headers={"Authorization": f"Bearer {token}"}, expect_body=client.setup["username"])
 
 
+def oauth_introspect(client: Client) -> Request:
+    """RFC 7662 introspection of a live access token (a resource server asking), the
+    caller a confidential client authenticated with HTTP Basic (its secret remembered)."""
+    token = client.check(oauth_password_grant(client)).json()["access_token"]
+    return _form_post(
+        OAUTH_INTROSPECT,
+        {"token": token},
+        client=_oauth_client(client, "client-credentials"),
+        expect_body='"active": true',
+    )
+
+
 SCENARIOS = [
     Scenario(
         name="floor",
@@ -438,6 +451,13 @@ SCENARIOS = [
         server="bouncer",
         description="POST /o/token/ password grant (client secret + Argon2id password)",
         prepare=oauth_password_grant,
+        group="oauth2",
+    ),
+    Scenario(
+        name="oauth_introspect",
+        server="bouncer",
+        description="POST /o/introspect/ of a live access token (client secret: Argon2id, remembered)",
+        prepare=oauth_introspect,
         group="oauth2",
     ),
     Scenario(

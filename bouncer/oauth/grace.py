@@ -12,6 +12,16 @@ the combination). Bouncer keeps the answer itself:
   and bound to that cache key (associated data). R itself is never stored;
 - when R comes back within the grace period, the entry is opened with R.
 
+A rotation happens once per refresh token: ``refresh_token_claim`` (below)
+lets exactly one concurrent request rotate R; the others are replays, answered
+from the entry within the grace period, reuse after it.
+
+Why a cache entry and not the database (the JWT grace keeps the successor's
+id on the retired row and signs it again): these tokens are random strings,
+not derivable from anything stored, so the answer itself must be kept, and
+secrets are never stored raw; sealed under R, the entry is useless to anyone
+without R, and it is needed for seconds only.
+
 So the cache never holds a usable token for anyone who does not already hold
 R (whoever holds R gets that answer from the toolkit anyway). R is random
 (oauthlib: 30 characters, about 178 bits), so a fast KDF is enough.
@@ -27,12 +37,15 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.core.cache import cache
+from django.utils import timezone
+from oauth2_provider.models import get_refresh_token_model
 
 from bouncer.core.digests import sha256_hex
 
@@ -82,3 +95,24 @@ def grace_answer_recall(*, refresh_token: str) -> GraceAnswer | None:
     if not (answer.access_token and answer.refresh_token):
         return None
     return answer
+
+
+def refresh_token_claim(*, refresh_token) -> bool:
+    """Take the presented refresh token row for this rotation: True for exactly one request.
+
+    A conditional UPDATE (``WHERE revoked IS NULL``), run in the toolkit's
+    token transaction before it rotates: it holds the row until that
+    transaction ends, and of concurrent requests with one token only the
+    first sees it unrevoked. ``updated`` is what it writes (``auto_now``,
+    which a queryset update does not set by itself).
+    """
+    return get_refresh_token_model().objects.filter(pk=refresh_token.pk, revoked__isnull=True).update(
+        updated=timezone.now()
+    ) == 1
+
+
+def refresh_token_in_grace(*, refresh_token, seconds: int) -> bool:
+    """Was this refresh token revoked (rotated) less than ``seconds`` ago? Read after a lost claim."""
+    revoked = get_refresh_token_model().objects.filter(pk=refresh_token.pk).values_list("revoked", flat=True).first()
+    # Never negative (clocks of two nodes): a grace of 0 forgives nothing.
+    return revoked is not None and seconds > 0 and max(timezone.now() - revoked, timedelta(0)) < timedelta(seconds=seconds)

@@ -16,9 +16,11 @@ Each override is a documented public hook of the validator (oauthlib's
   its grant, so a replay revokes what it issued;
 - Bearer tokens are accepted from the ``Authorization`` header only;
 - revocations and refresh-token reuse are audited;
-- the refresh grace period works with tokens stored hashed: the toolkit's
-  answer to a replayed rotated token comes from an encrypted cache entry only
-  that token opens (``grace.py``), never blank.
+- a refresh token is rotated at most once, by a conditional UPDATE the
+  database decides (``grace.py``); a replay within the grace period gets the
+  very pair that rotation issued, from an encrypted cache entry only that
+  token opens, never blank and never a new pair; any other replay revokes
+  the family.
 """
 
 from __future__ import annotations
@@ -37,7 +39,13 @@ from bouncer.core.exceptions import InvalidCredentials
 from bouncer.oauth import services
 from bouncer.users.signin import AccountLocked, SignInIncomplete, SignInThrottled
 from bouncer.oauth.clientauth import client_secret_known, client_secret_remember
-from bouncer.oauth.grace import GraceAnswer, grace_answer_recall, grace_answer_remember
+from bouncer.oauth.grace import (
+    GraceAnswer,
+    grace_answer_recall,
+    grace_answer_remember,
+    refresh_token_claim,
+    refresh_token_in_grace,
+)
 
 #: Applications registered for these never get anything (tokens in URLs).
 REFUSED_GRANT_TYPES = (AbstractApplication.GRANT_IMPLICIT, AbstractApplication.GRANT_OPENID_HYBRID)
@@ -170,7 +178,19 @@ class BouncerOAuth2Validator(OAuth2Validator):
         return False
 
     def save_bearer_token(self, token, request, *args, **kwargs):
-        result = super().save_bearer_token(token, request, *args, **kwargs)
+        try:
+            result = super().save_bearer_token(token, request, *args, **kwargs)
+        except InvalidGrant:
+            reused = getattr(request, "bouncer_refresh_reused", None)
+            if reused is not None:
+                # Decided in the toolkit's transaction (_save_bearer_token), done
+                # after its rollback, so the revocation sticks. The toolkit's own
+                # set-based family revocation: refresh tokens revoked, access deleted.
+                get_refresh_token_model().revoke_family(reused.token_family)
+                services.oauth_refresh_reuse_record(
+                    request=self.build_http_request(request), client=request.client, token_checksum=reused.token_checksum
+                )
+            raise
         # Kept for invalidate_authorization_code, which oauthlib calls next.
         request.bouncer_issued = (token.get("access_token", ""), token.get("refresh_token", ""))
         return result
@@ -205,28 +225,46 @@ class BouncerOAuth2Validator(OAuth2Validator):
     # --- refresh tokens: the grace period under hashed storage ----------------------
 
     def _save_bearer_token(self, token, request, *args, **kwargs):
-        # The toolkit's documented hook for token storage. Overridden rather than
-        # save_bearer_token so this runs inside its transaction, while it holds the
-        # lock on the presented refresh token: a second tab waiting on that lock
-        # finds the entry, and a refusal below rolls back whatever it wrote.
+        # The toolkit's documented hook for token storage, run inside its
+        # transaction. Overridden rather than save_bearer_token so the claim
+        # below, the rotation and a refusal share one transaction: a refusal
+        # rolls back whatever the toolkit wrote.
+        presented_row = getattr(request, "refresh_token_instance", None)
+        rotating = request.grant_type == "refresh_token" and "refresh_token" in token and presented_row is not None
+        # One refresh token, one successor, decided by the database: the
+        # conditional UPDATE lets exactly one concurrent request take it
+        # (PostgreSQL re-checks ``revoked`` after the row lock; SQLite's
+        # IMMEDIATE transactions serialize). The toolkit's own lock does not
+        # suffice: a concurrent reuse revocation deletes the winner's access
+        # token, and a loser that validated the token earlier then mints a
+        # second, independent pair that the revocation never saw.
+        replay = rotating and not refresh_token_claim(refresh_token=presented_row)
+        if replay and not refresh_token_in_grace(
+            refresh_token=presented_row, seconds=oauth2_settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS
+        ):
+            request.bouncer_refresh_reused = presented_row  # revoked by save_bearer_token, after the rollback
+            raise InvalidGrant(description="Refresh token already used.", request=request)
         super()._save_bearer_token(token, request, *args, **kwargs)
-        if request.grant_type != "refresh_token" or "refresh_token" not in token:
+        if not rotating:
             return
         presented = request.refresh_token
         if token.get("access_token") and token["refresh_token"]:
-            if token["refresh_token"] != presented:
-                # A rotation: keep its answer, openable by the presented token only.
-                answer = GraceAnswer(
-                    access_token=token["access_token"], refresh_token=token["refresh_token"], scope=token["scope"]
-                )
-                grace_answer_remember(
-                    refresh_token=presented, answer=answer, seconds=oauth2_settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS
-                )
+            if token["refresh_token"] == presented:
+                return  # not rotated (ROTATE_REFRESH_TOKEN off)
+            if replay:
+                # The toolkit found no pair issued for this token (its family was
+                # revoked meanwhile) and minted a new one: that would fork the family.
+                raise InvalidGrant(description="Refresh token already used.", request=request)
+            # The one rotation: keep its answer, openable by the presented token only.
+            answer = GraceAnswer(access_token=token["access_token"], refresh_token=token["refresh_token"], scope=token["scope"])
+            grace_answer_remember(
+                refresh_token=presented, answer=answer, seconds=oauth2_settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS
+            )
             return
         # The toolkit's grace branch: it found the pair issued for this refresh
-        # token but, storing hashes only, answered blanks. Give that pair back if
-        # it is in the cache and still the live pair; refuse otherwise, never
-        # answering blanks (the family stays alive: this is not reuse).
+        # token but, storing hashes only, answered blanks. Give that very pair
+        # back if it is in the cache and still the live pair; refuse otherwise,
+        # never answering blanks (the family stays alive: this is not reuse).
         answer = grace_answer_recall(refresh_token=presented)
         if answer is None or not _pair_is_live(answer):
             raise InvalidGrant(description="Refresh token already used.", request=request)

@@ -67,6 +67,16 @@ class TokenView(dot_views.TokenView):
             services.oauth_purge_expired()
         return response
 
+    def authorization_flow_token_response(self, request, *args, **kwargs):
+        try:
+            return super().authorization_flow_token_response(request, *args, **kwargs)
+        except get_access_token_model().DoesNotExist:
+            # The toolkit reads the issued access token back after its
+            # transaction committed (to send app_authorized). A concurrent
+            # refresh-token reuse may revoke the family in between, deleting
+            # it: the pair is dead, so the answer says so instead of a 500.
+            return oauth_error("invalid_grant", "Refresh token already used.", 400)
+
     def device_flow_token_response(self, request, device_code, *args, **kwargs):
         response = super().device_flow_token_response(request, device_code, *args, **kwargs)
         if response.status_code == 200:

@@ -175,7 +175,8 @@ LOCKOUT_SECONDS = env_int("BOUNCER_LOCKOUT_SECONDS", 15 * 60, minimum=1)
 JWT_ALGORITHM = env_choice("BOUNCER_JWT_ALGORITHM", "es256", ("es256", "rs256", "hs256")).upper()
 JWT_ACCESS_SECONDS = env_int("BOUNCER_JWT_ACCESS_SECONDS", 5 * 60, minimum=10)
 JWT_REFRESH_SECONDS = env_int("BOUNCER_JWT_REFRESH_SECONDS", 14 * 24 * 3600, minimum=60)
-#: Two tabs refreshing with the same token within this window both succeed.
+#: The refresh token just rotated, replayed within this window (two tabs), gets the
+#: very successor already issued back (an idempotent retry); any other replay is reuse.
 JWT_REUSE_GRACE_SECONDS = env_int("BOUNCER_JWT_REUSE_GRACE_SECONDS", 10, minimum=0)
 #: PostgreSQL: make each refresh rotation wait for its WAL flush (docs/jwt.md, "Durability").
 JWT_REFRESH_DURABLE = env_bool("BOUNCER_JWT_REFRESH_DURABLE", False)
@@ -191,8 +192,8 @@ JWT_HS_SECRET = env_str("BOUNCER_JWT_HS_SECRET")
 #: OAuth2 / OpenID Connect provider (bouncer.oauth, django-oauth-toolkit at /o/).
 OAUTH_ACCESS_SECONDS = env_int("BOUNCER_OAUTH_ACCESS_SECONDS", 3600, minimum=60)
 OAUTH_REFRESH_SECONDS = env_int("BOUNCER_OAUTH_REFRESH_SECONDS", 14 * 24 * 3600, minimum=300)
-#: A rotated refresh token replayed within this window gets the same pair back
-#: instead of revoking the family (two tabs refreshing at once); 0 turns it off.
+#: The refresh token just rotated, replayed within this window, gets the very pair
+#: already issued back instead of revoking the family (two tabs); 0 turns it off.
 OAUTH_REFRESH_GRACE_SECONDS = env_int("BOUNCER_OAUTH_REFRESH_GRACE_SECONDS", 10, minimum=0)
 #: Public issuer URL (``https://auth.example.com/o``); empty derives it from the request.
 OIDC_ISSUER = env_str("BOUNCER_OIDC_ISSUER").rstrip("/")

@@ -9,6 +9,7 @@ with Redis (DATABASE_URL, REDIS_URL).
 import hashlib
 import threading
 from datetime import timedelta
+from unittest.mock import patch
 
 import pytest
 import time_machine
@@ -20,6 +21,7 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken, RefreshToken
 
 from bouncer.audit.models import AuditAction, AuditEvent
+from bouncer.oauth.validators import BouncerOAuth2Validator
 from bouncer.oauth.grace import GraceAnswer, grace_answer_recall, grace_answer_remember, grace_cache_key
 from tests.conftest import make_user
 from tests.oauth.conftest import TOKEN_URL, bearer, make_app, password_tokens
@@ -225,3 +227,120 @@ def test_an_entry_opens_with_its_own_refresh_token_only(user, password_app):
               cache.get(grace_cache_key(refresh_token=mine["refresh_token"])), timeout=GRACE)
     assert grace_answer_recall(refresh_token=theirs["refresh_token"]) is None
     assert grace_answer_recall(refresh_token="x" * 30) is None
+
+
+# --- concurrency: one refresh token, one successor ----------------------------------
+
+
+def _race(app, refresh_token: str, threads_count: int) -> list[tuple[int, dict]]:
+    barrier = threading.Barrier(threads_count)
+    answers, lock = [], threading.Lock()
+
+    def tab():
+        try:
+            barrier.wait(timeout=30)
+            response = refresh(app, refresh_token)
+        finally:
+            connection.close()
+        with lock:
+            answers.append((response.status_code, response.json()))
+
+    threads = [threading.Thread(target=tab) for _ in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(answers) == threads_count
+    return answers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_refreshes_without_grace_yield_one_successor_and_the_replays_revoke_it():
+    """Grace 0: every loser is a replay after the window, so the family dies, the
+    one winner's pair with it; never a second pair that outlives the revocation."""
+    user = make_user("alice")
+    app = make_app("password")
+    first = password_tokens(app, user, scope="read")
+    with override_settings(OAUTH2_PROVIDER={**settings.OAUTH2_PROVIDER, "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0}):
+        answers = _race(app, first["refresh_token"], 6)
+        winners = [body for status, body in answers if status == 200]
+        # One rotation; its answer may itself be refused when a replay revoked the
+        # pair before the answer left (test_a_rotation_revoked_by_a_replay_...).
+        assert len(winners) <= 1, answers
+        assert all(status == 400 and body["error"] == "invalid_grant" for status, body in answers if status != 200), answers
+        assert RefreshToken.objects.filter(user=user).count() == 2  # the presented one and one successor
+        for winner in winners:
+            assert bearer(winner["access_token"]).get("/api/accounts/profile/").status_code == 401
+            assert_refused_without_tokens(refresh(app, winner["refresh_token"]))
+    assert not AccessToken.objects.filter(user=user).exists()
+    assert not RefreshToken.objects.filter(user=user, revoked__isnull=True, access_token__isnull=False).exists()
+    assert AuditEvent.objects.filter(action=AuditAction.TOKEN_REUSE_DETECTED, user=user).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_refreshes_within_grace_make_one_successor_and_a_later_replay_revokes_it():
+    user = make_user("alice")
+    app = make_app("password")
+    first = password_tokens(app, user, scope="read")
+    answers = _race(app, first["refresh_token"], 6)
+    assert [status for status, _ in answers] == [200] * 6, answers
+    assert len({(body["access_token"], body["refresh_token"]) for _, body in answers}) == 1
+    assert RefreshToken.objects.filter(user=user).count() == 2  # one successor row, not six
+    assert AccessToken.objects.filter(user=user).count() == 1
+    successor = answers[0][1]
+    with time_machine.travel(timezone.now() + timedelta(seconds=GRACE + 1)):
+        assert_refused_without_tokens(refresh(app, first["refresh_token"]))
+        assert bearer(successor["access_token"]).get("/api/accounts/profile/").status_code == 401
+        assert_refused_without_tokens(refresh(app, successor["refresh_token"]))
+    assert not AccessToken.objects.filter(user=user).exists()
+
+
+@pytest.mark.parametrize("grace_seconds", [0, GRACE])
+def test_a_refresh_validated_before_a_rotation_and_a_reuse_revocation_mints_nothing(user, password_app, grace_seconds):
+    """The interleaving behind two winners, made deterministic: tab A's refresh token is
+    validated, then tab B rotates it and a replay revokes the family, then A stores its pair."""
+    first = password_tokens(password_app, user, scope="read")
+    original = BouncerOAuth2Validator.validate_refresh_token
+    others, overtaken = [], []
+
+    def validated_then_overtaken(self, refresh_token, client, request, *args, **kwargs):
+        valid = original(self, refresh_token, client, request, *args, **kwargs)
+        if not overtaken:
+            overtaken.append(True)
+            others.append(rotated(password_app, first["refresh_token"]))  # tab B wins
+            with time_machine.travel(timezone.now() + timedelta(seconds=GRACE + 1)):
+                assert_refused_without_tokens(refresh(password_app, first["refresh_token"]))  # reuse
+        return valid
+
+    conf = {**settings.OAUTH2_PROVIDER, "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": grace_seconds}
+    with override_settings(OAUTH2_PROVIDER=conf), patch.object(
+        BouncerOAuth2Validator, "validate_refresh_token", validated_then_overtaken
+    ):
+        assert_refused_without_tokens(refresh(password_app, first["refresh_token"]))  # tab A
+    assert bearer(others[0]["access_token"]).get("/api/accounts/profile/").status_code == 401
+    assert not AccessToken.objects.filter(user=user).exists()
+    assert RefreshToken.objects.filter(user=user).count() == 2
+
+
+def test_a_rotation_revoked_by_a_replay_before_its_answer_is_refused_not_500(user, password_app):
+    """The toolkit reads the issued access token back after its transaction commits; a
+    replay revoking the family in between (grace 0: at once) deleted it, and that read
+    answered 500. The pair is dead: the answer says so."""
+    first = password_tokens(password_app, user, scope="read")
+    original = BouncerOAuth2Validator.save_bearer_token
+    replayed = []
+
+    def committed_then_replayed(self, token, request, *args, **kwargs):
+        result = original(self, token, request, *args, **kwargs)
+        if request.grant_type == "refresh_token" and not replayed:
+            replayed.append(True)
+            assert_refused_without_tokens(refresh(password_app, first["refresh_token"]))
+        return result
+
+    conf = {**settings.OAUTH2_PROVIDER, "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0}
+    with override_settings(OAUTH2_PROVIDER=conf), patch.object(
+        BouncerOAuth2Validator, "save_bearer_token", committed_then_replayed
+    ):
+        assert_refused_without_tokens(refresh(password_app, first["refresh_token"]))
+    assert replayed and not AccessToken.objects.filter(user=user).exists()
+    assert AuditEvent.objects.filter(action=AuditAction.TOKEN_REUSE_DETECTED, user=user).count() == 1

@@ -130,6 +130,52 @@ def test_refresh_replayed_within_grace_is_a_second_tab_not_an_attack(api, user):
     assert bearer(api, second.json()["access"]).get(PROFILE).status_code == 200
 
 
+def test_refresh_replayed_within_grace_gets_the_very_successor_not_a_new_token(api, user):
+    pair = obtain(api).json()
+    first = refresh(api, pair["refresh"]).json()
+    with time_machine.travel(timezone.now() + timedelta(seconds=settings.BOUNCER_JWT["REUSE_GRACE_SECONDS"] - 1)):
+        again = refresh(api, pair["refresh"])
+    assert again.status_code == 200
+    again = again.json()
+    # The same successor: every claim equal (the bytes may differ: ES256 signatures are randomized).
+    assert claims_of(again["refresh"]) == claims_of(first["refresh"])
+    assert claims_of(again["access"]) == claims_of(first["access"])
+    family = JwtFamily.objects.get()
+    assert JwtRefreshToken.objects.filter(family=family).count() == 2  # the presented one and one successor
+    assert JwtRefreshToken.objects.filter(family=family, used_at__isnull=True).count() == 1
+    # Either copy is the one live token: it rotates once, and then the other copy is spent.
+    assert bearer(api, again["access"]).get(PROFILE).status_code == 200
+    third = refresh(api, again["refresh"])
+    assert third.status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(minutes=1), tick=False):
+        assert refresh(api, first["refresh"]).json()["code"] == "token_revoked"
+        assert bearer(api, third.json()["access"]).get(PROFILE).status_code == 401
+    assert JwtFamily.objects.get().revoke_reason == "reuse"
+
+
+def test_refresh_replayed_within_grace_after_a_newer_rotation_revokes_the_family(api, user):
+    pair = obtain(api).json()
+    second = refresh(api, pair["refresh"]).json()
+    newest = refresh(api, second["refresh"]).json()
+    # Within the grace of its rotation, but its successor is spent: two generations back.
+    replay = refresh(api, pair["refresh"])
+    assert replay.status_code == 401 and replay.json()["code"] == "token_revoked"
+    assert bearer(api, newest["access"]).get(PROFILE).json()["code"] == "token_revoked"
+    assert refresh(api, newest["refresh"]).status_code == 401
+    assert JwtFamily.objects.get().revoke_reason == "reuse"
+    assert AuditEvent.objects.filter(action=AuditAction.TOKEN_REUSE_DETECTED, user=user).count() == 1
+
+
+def test_refresh_retried_within_grace_after_logout_is_refused_and_mints_nothing(api, user):
+    pair = obtain(api).json()
+    rotated = refresh(api, pair["refresh"]).json()
+    assert api.post("/api/token/blacklist/", {"refresh": rotated["refresh"]}, format="json").status_code == 200
+    retry = refresh(api, pair["refresh"])  # within the grace, but the sign-in has ended
+    assert retry.status_code == 401 and retry.json()["code"] == "token_revoked"
+    assert JwtRefreshToken.objects.count() == 2
+    assert bearer(api, rotated["access"]).get(PROFILE).status_code == 401
+
+
 def test_other_sign_ins_survive_a_reuse(api, user):
     phone = obtain(api).json()
     laptop = obtain(api).json()
@@ -185,6 +231,28 @@ def test_verify(api, user):
     response = api.post("/api/token/verify/", {"token": pair["access"]}, format="json")
     assert response.status_code == 401 and response.json()["code"] == "token_revoked"
     assert api.post("/api/token/verify/", {"token": "garbage"}, format="json").status_code == 401
+
+
+def test_verify_refuses_a_rotated_refresh_token(api, user):
+    pair = obtain(api).json()
+    rotated = refresh(api, pair["refresh"]).json()
+    response = api.post("/api/token/verify/", {"token": pair["refresh"]}, format="json")
+    assert response.status_code == 401 and response.json()["code"] == "token_revoked"
+    # The live refresh token and the access tokens of the sign-in still verify.
+    assert api.post("/api/token/verify/", {"token": rotated["refresh"]}, format="json").status_code == 200
+    assert api.post("/api/token/verify/", {"token": pair["access"]}, format="json").status_code == 200
+    assert JwtFamily.objects.get().revoked_at is None  # verifying is not a use: nothing is revoked
+
+
+@pytest.mark.parametrize("auth_cache, queries", [(300, 0), (0, 1)])
+def test_verify_query_budget_access_as_before_refresh_one_row_more(api, user, auth_cache, queries, django_assert_num_queries):
+    with override_settings(BOUNCER_AUTH_CACHE_SECONDS=auth_cache):
+        pair = obtain(api).json()
+        api.post("/api/token/verify/", {"token": pair["access"]}, format="json")  # warm
+        with django_assert_num_queries(queries):
+            assert api.post("/api/token/verify/", {"token": pair["access"]}, format="json").status_code == 200
+        with django_assert_num_queries(queries + 1):  # + is it the sign-in's unretired token
+            assert api.post("/api/token/verify/", {"token": pair["refresh"]}, format="json").status_code == 200
 
 
 # --- attacks ----------------------------------------------------------------

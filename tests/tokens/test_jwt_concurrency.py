@@ -5,16 +5,21 @@ barrier. Meaningful on PostgreSQL (CI runs the suite there); on SQLite the
 writes serialize and the same outcome must hold.
 """
 
+import json
 import threading
+from datetime import timedelta
 
+import jwt as pyjwt
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 
 from bouncer.audit.models import AuditAction, AuditEvent
-from bouncer.tokens.jwt.models import JwtFamily
-from bouncer.tokens.jwt.services import JwtRejected, jwt_obtain, jwt_refresh
+from bouncer.tokens.jwt.models import JwtFamily, JwtRefreshToken
+from bouncer.tokens.jwt.services import JwtRejected, jwt_obtain, jwt_refresh, jwt_verify
 from tests.conftest import make_user
 
 THREADS = 8
@@ -46,21 +51,40 @@ def race(raw: str) -> list:
     return outcomes
 
 
+def claims_of(token: str) -> dict:
+    return pyjwt.decode(token, options={"verify_signature": False})
+
+
 def grace(seconds):
     return override_settings(BOUNCER_JWT={**settings.BOUNCER_JWT, "REUSE_GRACE_SECONDS": seconds})
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_refreshes_within_grace_all_succeed_with_exactly_one_rotation():
+def test_concurrent_refreshes_within_grace_all_get_the_one_successor():
     user = make_user("alice")
     pair = jwt_obtain(user=user, request=None)
     with grace(10):
         outcomes = race(pair.refresh)
     assert all(not isinstance(o, str) for o in outcomes), outcomes
+    successors = {claims_of(o.refresh)["jti"] for o in outcomes}
+    assert len(successors) == 1  # every answer carries the same successor
+    assert len({json.dumps(claims_of(o.access), sort_keys=True) for o in outcomes}) == 1
+    family = JwtFamily.objects.get()
+    assert JwtRefreshToken.objects.filter(family=family).count() == 2  # exactly one successor row
+    assert str(JwtRefreshToken.objects.get(family=family, used_at__isnull=True).jti) == successors.pop()
     refreshed = AuditEvent.objects.filter(action=AuditAction.TOKEN_REFRESHED)
     assert refreshed.filter(data__grace=False).count() == 1  # exactly one UPDATE won
     assert refreshed.filter(data__grace=True).count() == THREADS - 1
-    assert JwtFamily.objects.get().revoked_at is None
+    assert family.revoked_at is None
+    # The successor works; the original, replayed after the window, revokes the sign-in.
+    newest = jwt_refresh(raw=outcomes[0].refresh, request=None)
+    with time_machine.travel(timezone.now() + timedelta(seconds=11)):
+        with pytest.raises(JwtRejected):
+            jwt_refresh(raw=pair.refresh, request=None)
+    family.refresh_from_db()
+    assert family.revoke_reason == "reuse"
+    with pytest.raises(JwtRejected):
+        jwt_verify(raw=newest.access)
 
 
 @pytest.mark.django_db(transaction=True)

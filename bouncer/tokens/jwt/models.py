@@ -32,8 +32,9 @@ class JwtFamily(models.Model):
 
 
 class JwtRefreshToken(models.Model):
-    """One issued refresh token, by id. ``used_at`` is set exactly once, by an
-    atomic conditional UPDATE (services.jwt_refresh): that is the rotation."""
+    """One issued refresh token, by id. ``used_at`` and ``successor_jti`` are set
+    exactly once, by an atomic conditional UPDATE (services.jwt_refresh): that
+    is the rotation, and the only one a token ever has."""
 
     jti = models.UUIDField(primary_key=True, editable=False)
     family = models.ForeignKey(JwtFamily, on_delete=models.CASCADE, related_name="refresh_tokens")
@@ -41,6 +42,10 @@ class JwtRefreshToken(models.Model):
     #: Indexed: the purge looks rows up by expiry (a scan of the whole table otherwise).
     expires_at = models.DateTimeField(db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
+    #: The id of the one token this one was rotated into, set by the same
+    #: UPDATE as ``used_at``. A replay within the grace window gets that very
+    #: successor back, signed again from its row (an id, never a token).
+    successor_jti = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "JWT refresh token"

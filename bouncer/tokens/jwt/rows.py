@@ -1,5 +1,9 @@
 """The statements of every refresh, in SQL: retire the presented token, store the new one.
 
+Retiring records the successor's id on the retired row in the same UPDATE, so
+the rotation is the one fact a replay within the grace window is answered
+from (services.jwt_refresh).
+
 Why not the ORM here: building the conditional UPDATE (a filter across the
 family) and the INSERT through the QuerySet machinery took about 1.5 ms of
 CPU per refresh, more than the database spent running them, and the refresh
@@ -28,7 +32,7 @@ def _sql(vendor: str) -> tuple[str, str, str]:
     q = connection.ops.quote_name
     token, family = q(JwtRefreshToken._meta.db_table), q(JwtFamily._meta.db_table)
     retire = (
-        f"UPDATE {token} SET {q('used_at')} = %s"
+        f"UPDATE {token} SET {q('used_at')} = %s, {q('successor_jti')} = %s"
         f" WHERE {q('jti')} = %s AND {q('used_at')} IS NULL AND {q('family_id')} = %s"
         f" AND EXISTS (SELECT 1 FROM {family} WHERE {q('id')} = %s AND {q('user_id')} = %s AND {q('revoked_at')} IS NULL)"
     )
@@ -50,15 +54,24 @@ def _prep(model, field: str, value):
     return model._meta.get_field(field).get_db_prep_value(value, connection)
 
 
-def _retire_params(*, jti: UUID, family_id: UUID, user_id, now: datetime) -> list:
+def _retire_params(*, jti: UUID, family_id: UUID, user_id, now: datetime, successor: UUID) -> list:
     family_pk = _prep(JwtFamily, "id", family_id)
-    return [_prep(JwtRefreshToken, "used_at", now), _prep(JwtRefreshToken, "jti", jti), family_pk, family_pk, _prep(JwtFamily, "user", user_id)]
+    return [
+        _prep(JwtRefreshToken, "used_at", now),
+        _prep(JwtRefreshToken, "successor_jti", successor),
+        _prep(JwtRefreshToken, "jti", jti),
+        family_pk,
+        family_pk,
+        _prep(JwtFamily, "user", user_id),
+    ]
 
 
-def refresh_row_retire(*, jti: UUID, family_id: UUID, user_id, now: datetime) -> bool:
-    """Mark an unused refresh token of a live family of ``user_id`` used; True for the one caller that did."""
+def refresh_row_retire(*, jti: UUID, family_id: UUID, user_id, now: datetime, successor: UUID) -> bool:
+    """Mark an unused refresh token of a live family of ``user_id`` used, rotated into
+    ``successor``; True for the one caller that did."""
+    params = _retire_params(jti=jti, family_id=family_id, user_id=user_id, now=now, successor=successor)
     with connection.cursor() as cursor:
-        cursor.execute(_sql(connection.vendor)[0], _retire_params(jti=jti, family_id=family_id, user_id=user_id, now=now))
+        cursor.execute(_sql(connection.vendor)[0], params)
         return cursor.rowcount == 1
 
 
@@ -107,7 +120,7 @@ def refresh_rotate_at_once(
     """
     params = [
         "on" if durable else "off",
-        *_retire_params(jti=jti, family_id=family_id, user_id=user_id, now=now),
+        *_retire_params(jti=jti, family_id=family_id, user_id=user_id, now=now, successor=new_jti),
         _prep(JwtRefreshToken, "jti", new_jti),
         _prep(JwtRefreshToken, "issued_at", now),
         _prep(JwtRefreshToken, "expires_at", new_expires),

@@ -55,8 +55,16 @@ def _claims(user: User, family_id) -> dict:
     return {"sub": str(user.pk), "fam": str(family_id), "username": user.username, "email": user.email, "is_staff": user.is_staff}
 
 
+def _next_family_expiry(*, known: datetime | None, refresh_expires: datetime) -> datetime:
+    """The ``fexp`` a refresh token expiring at ``refresh_expires`` carries: a pure function
+    of what its predecessor carried, so a grace replay signs the very value the rotation did."""
+    if known is not None and known >= refresh_expires:
+        return known
+    return refresh_expires + FAMILY_EXPIRY_SLACK
+
+
 def _family_expiry(*, family_id: uuid.UUID, known: datetime | None, refresh_expires: datetime) -> datetime:
-    """The family expiry the next refresh token carries as ``fexp``.
+    """The family expiry the next refresh token carries as ``fexp``, moved forward in the database.
 
     ``known`` is what the caller knows of it (None: nothing). The refresh
     token carries it, so a rotation knows it without reading the family row;
@@ -64,17 +72,26 @@ def _family_expiry(*, family_id: uuid.UUID, known: datetime | None, refresh_expi
     and only ever forward, so it never falls short of the expiry of the
     family's newest refresh token.
     """
-    if known is not None and known >= refresh_expires:
-        return known
-    moved = refresh_expires + FAMILY_EXPIRY_SLACK
-    JwtFamily.objects.filter(pk=family_id, expires_at__lt=moved).update(expires_at=moved)
-    return moved
+    value = _next_family_expiry(known=known, refresh_expires=refresh_expires)
+    if value != known:
+        JwtFamily.objects.filter(pk=family_id, expires_at__lt=value).update(expires_at=value)
+    return value
+
+
+def _access_jti(refresh_jti: uuid.UUID) -> uuid.UUID:
+    """The access token's id, derived from its refresh token's: a pair signed again for a
+    grace replay carries the very claims of the pair first issued (ids are not secrets)."""
+    return uuid.uuid5(refresh_jti, "access")
 
 
 def _sign_pair(*, user: User, family_id: uuid.UUID, family_expires: datetime, now: datetime, refresh_jti: uuid.UUID) -> TokenPair:
+    """Sign a pair; a pure function of its arguments and the settings, but for the signature bytes
+    (ES256 signatures are randomized: signing twice gives two equivalent tokens)."""
     conf = settings.BOUNCER_JWT
     access_life, refresh_life = conf["ACCESS_LIFETIME_SECONDS"], conf["REFRESH_LIFETIME_SECONDS"]
-    access, _ = jwt_encode(claims=_claims(user, family_id), token_type=ACCESS, issued_at=now, lifetime=access_life)
+    access, _ = jwt_encode(
+        claims=_claims(user, family_id), token_type=ACCESS, issued_at=now, lifetime=access_life, jti=_access_jti(refresh_jti)
+    )
     refresh, _ = jwt_encode(
         claims={"sub": str(user.pk), "fam": str(family_id), "fexp": int(family_expires.timestamp())},
         token_type=REFRESH, issued_at=now, lifetime=refresh_life, jti=refresh_jti,
@@ -82,11 +99,11 @@ def _sign_pair(*, user: User, family_id: uuid.UUID, family_expires: datetime, no
     return TokenPair(access, refresh, now + timedelta(seconds=access_life), now + timedelta(seconds=refresh_life), family_id)
 
 
-def _mint(*, user: User, family_id: uuid.UUID, family_expires: datetime | None, now: datetime) -> TokenPair:
-    """Sign a new pair and store the refresh token's id."""
+def _mint(*, user: User, family_id: uuid.UUID, family_expires: datetime | None, now: datetime, jti: uuid.UUID | None = None) -> TokenPair:
+    """Sign a new pair and store the refresh token's id (``jti``: chosen by the caller, else new)."""
     refresh_expires = now + timedelta(seconds=settings.BOUNCER_JWT["REFRESH_LIFETIME_SECONDS"])
     family_expires = _family_expiry(family_id=family_id, known=family_expires, refresh_expires=refresh_expires)
-    jti = uuid7()
+    jti = jti or uuid7()
     refresh_row_insert(jti=jti, family_id=family_id, issued_at=now, expires_at=refresh_expires)
     return _sign_pair(user=user, family_id=family_id, family_expires=family_expires, now=now, refresh_jti=jti)
 
@@ -102,17 +119,35 @@ def jwt_obtain(*, user: User, request: HttpRequest | None) -> TokenPair:
     return pair
 
 
+#: What a presented refresh token gets (``_refresh_rule``).
+ROTATE, GRACE, REUSE = "rotate", "grace", "reuse"
+
+
 def jwt_refresh(*, raw: str, request: HttpRequest | None) -> TokenPair:
     """Rotate: the presented refresh token is retired by one conditional UPDATE.
 
-    ``UPDATE ... SET used_at = now WHERE jti = %s AND used_at IS NULL AND the
-    family is the token's, of its user, and not revoked``, on the row alone,
-    so the database lets exactly one concurrent caller win. The winner needs
-    no other read: the user comes from the family's cache entry (the one
-    access tokens use), the family's expiry from the token (``fexp``). A
-    loser whose token was retired less than ``REUSE_GRACE_SECONDS`` ago is the
-    same client racing itself (two tabs) and gets a pair too; any later
-    replay is reuse: the whole family, access tokens included, is revoked.
+    ``UPDATE ... SET used_at = now, successor_jti = <new> WHERE jti = %s AND
+    used_at IS NULL AND the family is the token's, of its user, and not
+    revoked``, on the row alone, so the database lets exactly one concurrent
+    caller win, and records the one successor it made. The winner needs no
+    other read: the user comes from the family's cache entry (the one access
+    tokens use), the family's expiry from the token (``fexp``).
+
+    Every caller that did not win is judged by ``_refresh_rule``: a replay of
+    the token just rotated (its successor still the family's newest, unused)
+    less than ``REUSE_GRACE_SECONDS`` after the rotation is the same client
+    racing itself (two tabs) and gets that very successor back, signed again
+    from its row (the same claims: an idempotent retry, never a second
+    token); any other replay is reuse: the whole family, access tokens
+    included, is revoked.
+
+    Why the successor's id on the retired row, and not an encrypted cache
+    entry keyed by the old token (as ``bouncer/oauth/grace.py`` must do for
+    OAuth2's random tokens): a JWT is a function of its claims, so the
+    successor is signed again from ids and times, and nothing secret is
+    stored; the row is the same on every node, with Redis off, and after a
+    cache flush, and it is already what a loser reads to tell a retry from
+    reuse; the winner writes one more column in the UPDATE it runs anyway.
 
     On PostgreSQL the winning path is one statement (``rows.refresh_rotate_at_once``);
     anything else (a lost race, reuse, a revoked sign-in, another database)
@@ -133,16 +168,39 @@ def jwt_refresh(*, raw: str, request: HttpRequest | None) -> TokenPair:
     return pair
 
 
+def _refresh_rule(*, revoked: bool, user: User | None, won: bool, used_at: datetime | None = None, successor_live: bool = False) -> str:
+    """The refresh rules, once, for both paths: ROTATE, GRACE or REUSE; raises JwtRejected.
+
+    ``revoked``/``user``: the sign-in's state and its user (None: no sign-in
+    of that user). ``won``: this caller's UPDATE retired the token (or, on the
+    one-statement path, is about to try). Otherwise ``used_at`` is when the
+    token was rotated (None: never, so the sign-in is not live) and
+    ``successor_live`` whether the one token it was rotated into is unused:
+    only the token just rotated is forgiven, never an older one.
+    """
+    if revoked or user is None or not user.is_active:
+        raise JwtRejected("token_revoked", "Token has been revoked.")
+    if won:
+        return ROTATE
+    if used_at is None:
+        raise JwtRejected("token_revoked", "Token has been revoked.")
+    grace = timedelta(seconds=settings.BOUNCER_JWT["REUSE_GRACE_SECONDS"])
+    # Measured after the UPDATE, never negative (clocks of two nodes), so a
+    # grace of 0 means no loser is ever forgiven.
+    if successor_live and max(timezone.now() - used_at, timedelta(0)) < grace:
+        return GRACE
+    return REUSE
+
+
 def _known_family_expiry(claims: dict) -> datetime | None:
     fexp = claims.get("fexp")
     return datetime.fromtimestamp(fexp, tz=UTC) if isinstance(fexp, int) else None
 
 
 def _refresh_at_once(*, claims, jti, family_id, user_id, now, request) -> TokenPair | None:
-    """The winning rotation as one statement; None when it did not win (or should not try)."""
+    """The winning rotation as one statement; None when it did not win (the transaction decides why)."""
     state, user = family_principal(family_id=family_id, user_id=user_id)
-    if state == REVOKED or user is None or not user.is_active:
-        return None
+    _refresh_rule(revoked=state == REVOKED, user=user, won=True)  # raises for a sign-in that is not live
     refresh_expires = now + timedelta(seconds=settings.BOUNCER_JWT["REFRESH_LIFETIME_SECONDS"])
     family_expires = _family_expiry(family_id=family_id, known=_known_family_expiry(claims), refresh_expires=refresh_expires)
     new_jti = uuid7()
@@ -161,63 +219,77 @@ def _refresh_at_once(*, claims, jti, family_id, user_id, now, request) -> TokenP
 
 
 def _refresh_in_transaction(*, claims, jti, family_id, user_id, now, request) -> TokenPair:
-    reuse = False
+    new_jti = uuid7()
     with transaction.atomic():
-        won = refresh_row_retire(jti=jti, family_id=family_id, user_id=user_id, now=now)
-        if won:
+        if refresh_row_retire(jti=jti, family_id=family_id, user_id=user_id, now=now, successor=new_jti):
             state, user = family_principal(family_id=family_id, user_id=user_id)
-            if state == REVOKED or user is None:
-                raise JwtRejected("token_revoked", "Token has been revoked.")
+            verdict = _refresh_rule(revoked=state == REVOKED, user=user, won=True)
             if not settings.BOUNCER_JWT["REFRESH_DURABLE"]:
                 refresh_commit_without_flush()
         else:
-            user, reuse = _refresh_lost(jti=jti, claims=claims)
-        if not user.is_active:
-            raise JwtRejected("token_revoked", "Token has been revoked.")
+            row, successor = _refresh_rows(jti=jti, claims=claims)
+            user = row.family.user
+            verdict = _refresh_rule(
+                revoked=row.family.revoked_at is not None, user=user, won=False, used_at=row.used_at,
+                successor_live=successor is not None and successor.used_at is None,
+            )
         # The audit row shares the rotation's transaction: one commit (one
         # WAL flush) per refresh, and no rotation without its audit row.
-        if reuse:
+        if verdict == REUSE:
             _revoke_families([family_id], reason="reuse", now=now)
             audit_record(action=AuditAction.TOKEN_REUSE_DETECTED, request=request, user=user, method="jwt", data={"family": str(family_id)})
         else:
-            known = _known_family_expiry(claims) if won else None
-            pair = _mint(user=user, family_id=family_id, family_expires=known, now=now)
+            if verdict == ROTATE:
+                pair = _mint(user=user, family_id=family_id, family_expires=_known_family_expiry(claims), now=now, jti=new_jti)
+            else:  # GRACE: the very successor the rotation issued, signed again from its row
+                family_expires = _next_family_expiry(known=_known_family_expiry(claims), refresh_expires=successor.expires_at)
+                pair = _sign_pair(
+                    user=user, family_id=family_id, family_expires=family_expires, now=successor.issued_at,
+                    refresh_jti=successor.jti,
+                )
             audit_record(
                 action=AuditAction.TOKEN_REFRESHED, request=request, user=user, method="jwt",
-                data={"family": str(family_id), "grace": not won},
+                data={"family": str(family_id), "grace": verdict == GRACE},
             )
-    if reuse:
+    if verdict == REUSE:
         family_state_invalidate([family_id])
         raise JwtRejected("token_revoked", "Token has been revoked.")
     return pair
 
 
-def _refresh_lost(*, jti: uuid.UUID, claims: dict) -> tuple[User, bool]:
-    """Why the rotating UPDATE matched nothing: unknown, revoked, a racing tab, or reuse.
-
-    Returns (user, reuse) for a token that was already rotated; raises for the rest.
-    """
+def _refresh_rows(*, jti: uuid.UUID, claims: dict) -> tuple[JwtRefreshToken, JwtRefreshToken | None]:
+    """The presented token's row (with its family and user) and its successor's, after a lost UPDATE."""
     row = JwtRefreshToken.objects.select_related("family__user").filter(jti=jti).first()
     if row is None or str(row.family.user_id) != str(claims["sub"]) or str(row.family_id) != str(claims["fam"]):
         raise JwtRejected("token_invalid", "Token is invalid.")
-    if row.family.revoked_at is not None or row.used_at is None:
-        raise JwtRejected("token_revoked", "Token has been revoked.")
-    grace = timedelta(seconds=settings.BOUNCER_JWT["REUSE_GRACE_SECONDS"])
-    # Measured after the UPDATE, never negative (clocks of two nodes), so a
-    # grace of 0 means no loser is ever forgiven.
-    return row.family.user, max(timezone.now() - row.used_at, timedelta(0)) >= grace
+    successor = None
+    if row.successor_jti is not None:
+        successor = JwtRefreshToken.objects.filter(jti=row.successor_jti, family_id=row.family_id).first()
+    return row, successor
 
 
 def jwt_verify(*, raw: str) -> None:
-    """200 for a valid access or refresh token of a live sign-in, else JwtRejected."""
+    """200 for a valid access token, or the unretired refresh token, of a live sign-in; else JwtRejected.
+
+    Refresh tokens are accepted as simplejwt's verify accepts any token type
+    (clients of its API send them), but only the one a refresh would rotate:
+    a retired one is refused even within the grace window (a replay there
+    gets the successor, it does not make the old token valid). That costs a
+    read of its row, on refresh tokens only; access tokens stay a cache get.
+    """
     try:
         claims = jwt_decode(raw, token_type=ACCESS)
     except InvalidJwt as exc:
         if exc.code != "token_wrong_type":
             raise JwtRejected(exc.code, exc.message) from None
         claims = _decode(raw, REFRESH)
-    state, user = family_principal(family_id=_uuid(claims["fam"]), user_id=claims["sub"])
+    family_id = _uuid(claims["fam"])
+    state, user = family_principal(family_id=family_id, user_id=claims["sub"])
     if state == REVOKED or user is None or not user.is_active:
+        raise JwtRejected("token_revoked", "Token has been revoked.")
+    if claims["token_type"] == REFRESH and not JwtRefreshToken.objects.filter(
+        jti=_uuid(claims["jti"]), family_id=family_id, used_at__isnull=True
+    ).exists():
         raise JwtRejected("token_revoked", "Token has been revoked.")
 
 
