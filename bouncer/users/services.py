@@ -12,10 +12,8 @@ from django.http import HttpRequest
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
+from bouncer.core import credentials
 from bouncer.core.exceptions import DomainError, InvalidCredentials
-from bouncer.tokens.jwt.services import jwt_revoke_for_user
-from bouncer.tokens.opaque.models import DeviceToken
-from bouncer.tokens.opaque.services import token_revoke_all_for_user
 from bouncer.users.lockout import lockout_active, lockout_record_failure, lockout_reset
 from bouncer.users.models import User
 
@@ -102,10 +100,10 @@ def session_logout(*, request: HttpRequest) -> None:
 def password_change(*, request: HttpRequest, user: User, old_password: str, new_password: str) -> None:
     """Change the password and end every other sign-in of the user.
 
-    Other sessions die because their stored auth hash no longer matches the
-    password (Django checks it on every request); the current session is kept
-    by ``update_session_auth_hash``. Every DRF token and JWT sign-in except
-    the one this request came with is revoked.
+    Every credential of the user except the one this request came with is
+    revoked through the credential registry (sessions, DRF tokens, JWT
+    sign-ins, OAuth2 authorizations); the current session is kept by
+    ``update_session_auth_hash``.
     """
     if not user.check_password(old_password):
         raise PasswordRejected({"old_password": ["The current password is not correct."]})
@@ -114,13 +112,12 @@ def password_change(*, request: HttpRequest, user: User, old_password: str, new_
     except DjangoValidationError as exc:
         raise PasswordRejected({"new_password": list(exc.messages)}) from None
     with transaction.atomic():
-        user.set_password(new_password)
-        user.save(update_fields=["password"])
-        auth = getattr(request, "auth", None)
-        current_token = auth if isinstance(auth, DeviceToken) else None
-        token_revoke_all_for_user(user=user, request=request, keep=current_token, reason="password_changed")
-        current_family = auth.get("fam") if isinstance(auth, dict) else None
-        jwt_revoke_for_user(user=user, request=request, reason="password_changed", keep_family=current_family)
+        # The save alone would revoke every credential (users/receivers.py);
+        # here the one this request came with stays, so revoke through the registry.
+        with credentials.credential_lifecycle_handled():
+            user.set_password(new_password)
+            user.save(update_fields=["password"])
+        credentials.credential_revoke_all(user=user, request=request, reason=credentials.PASSWORD_CHANGED, keep_current=True)
     if getattr(request, "session", None) is not None and request.session.session_key:
         update_session_auth_hash(request, user)
     audit_record(action=AuditAction.PASSWORD_CHANGED, request=request, user=user)

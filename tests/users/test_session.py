@@ -1,5 +1,5 @@
 import pytest
-from django.contrib.sessions.models import Session
+from bouncer.users.models import UserSession as Session
 
 from bouncer.audit.models import AuditAction, AuditEvent
 from tests.conftest import PASSWORD, session_client
