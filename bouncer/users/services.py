@@ -140,3 +140,33 @@ def profile_update(*, request: HttpRequest, user: User, data: dict) -> User:
         raise RegistrationConflict({"email": ["A user with that email already exists."]}) from None
     audit_record(action=AuditAction.PROFILE_UPDATED, request=request, user=user, data={"fields": changed})
     return user
+
+
+class CredentialNotFound(DomainError):
+    """Unknown id, or another user's: the same answer, so ids cannot be probed."""
+
+    status_code = 404
+    code = "not_found"
+    default_detail = "Not found."
+
+
+#: Longest public id accepted (``<kind>_<24 hex>``); longer is unknown without a lookup.
+CREDENTIAL_ID_MAX = 64
+
+
+def session_revoke(*, request: HttpRequest, user: User, credential_id: str) -> None:
+    """Revoke one of the user's own credentials (any kind) by its public id."""
+    credential = None
+    if len(credential_id) <= CREDENTIAL_ID_MAX:
+        credential = credentials.credential_find(user=user, credential_id=credential_id)
+    if credential is None or not credentials.credential_revoke(
+        user=user, credential=credential, request=request, reason=credentials.REVOKED_BY_USER
+    ):
+        raise CredentialNotFound()
+
+
+def session_revoke_others(*, request: HttpRequest, user: User) -> int:
+    """"Sign out everywhere else": every credential of the user but the current one."""
+    return credentials.credential_revoke_all(
+        user=user, request=request, reason=credentials.SIGNED_OUT_ELSEWHERE, keep_current=True
+    )

@@ -65,8 +65,8 @@ class SessionCredential(Credential):
 class TokenCredential(Credential):
     kind = "token"
 
-    def __init__(self, user):
-        response = APIClient().post("/api/auth-token/", {"username": user.username, "password": PASSWORD, "device_name": "phone"}, format="json")
+    def __init__(self, user, device_name="phone"):
+        response = APIClient().post("/api/auth-token/", {"username": user.username, "password": PASSWORD, "device_name": device_name}, format="json")
         assert response.status_code == 200, response.content
         self.key = response.json()["token"]
 
@@ -173,6 +173,7 @@ EVENTS = {
     "password_set_by_admin": event_password_set_by_admin,
     "deactivation": event_deactivation,
     "deletion": event_deletion,
+    "sign_out_everywhere": event_sign_out_everywhere,
 }
 
 
@@ -204,6 +205,18 @@ def test_password_change_keeps_the_credential_that_made_it(kind):
     response = client.post("/api/accounts/password/change/", {"old_password": PASSWORD, "new_password": NEW_PASSWORD}, format="json")
     assert response.status_code == 200, response.content
     assert client.get(PROFILE).status_code == 200
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_sign_out_everywhere_keeps_the_credential_that_asked(kind):
+    user = make_user("alice")
+    credential = KINDS[kind](user)
+    others = [SessionCredential(user), TokenCredential(user, device_name="tablet"), JwtCredential(user), OAuthCredential(user)]
+    client = credential.api()
+    response = client.post("/api/accounts/sessions/revoke-others/")
+    assert response.status_code == 200, response.content
+    assert client.get(PROFILE).status_code == 200
+    assert [other.kind for other in others if other.works()] == []
 
 
 def test_changepassword_command_ends_every_credential(monkeypatch):
