@@ -33,6 +33,7 @@ DEACTIVATED = "deactivated"
 USER_DELETED = "user_deleted"
 SIGNED_OUT_ELSEWHERE = "signed_out_elsewhere"
 REVOKED_BY_USER = "revoked_by_user"
+SIGNED_OUT_BY_ADMIN = "signed_out_by_admin"
 
 #: Seconds between two writes of a credential's "last used" time (coarse on purpose:
 #: never a write per request).

@@ -1,6 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 
+from bouncer.core import credentials
 from bouncer.users.models import User, UserSession
 
 
@@ -9,6 +10,15 @@ class BouncerUserAdmin(UserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
     )
+    actions = ["sign_out_everywhere"]
+
+    @admin.action(description="Sign selected users out everywhere", permissions=["change"])
+    def sign_out_everywhere(self, request, queryset) -> None:
+        """Every session, DRF token, JWT sign-in and OAuth2 authorization of each user."""
+        total = 0
+        for user in queryset:
+            total += credentials.credential_revoke_all(user=user, request=request, reason=credentials.SIGNED_OUT_BY_ADMIN)
+        self.message_user(request, f"{total} credential(s) revoked for {len(queryset)} user(s).", messages.SUCCESS)
 
 
 @admin.register(UserSession)

@@ -1,4 +1,5 @@
-"""HTML pages: the sign-in page of the OAuth2 authorization flow, and sign-out.
+"""HTML pages: the sign-in page of the OAuth2 authorization flow, sign-out, and
+the list of the user's sessions and devices.
 
 Thin like the API views: the form is parsed here, the sign-in itself is
 ``services.session_login`` (the lockout, the audit rows and the credential
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
@@ -22,7 +24,7 @@ from django.views.decorators.http import require_POST
 from bouncer.core.exceptions import InvalidCredentials
 from bouncer.core.http import safe_next_url
 from bouncer.core.throttling import AccountLoginThrottle, LoginThrottle, throttle_wait
-from bouncer.users import services
+from bouncer.users import selectors, services
 from bouncer.users.forms import SignInForm
 
 #: One message for an unknown user, a wrong password and an inactive account.
@@ -72,3 +74,43 @@ def sign_out(request: HttpRequest) -> HttpResponse:
         services.session_logout(request=request)
     messages.info(request, "You are signed out.")
     return redirect(settings.LOGIN_URL)
+
+
+#: How each credential kind is named on the page.
+KIND_LABELS = {"session": "Browser session", "token": "App token", "jwt": "JWT sign-in", "oauth2": "Authorized application"}
+
+
+@login_required
+@never_cache
+def sessions_page(request: HttpRequest) -> HttpResponse:
+    """Every live credential of the signed-in user, each with a sign-out button (no JavaScript)."""
+    listed = [
+        {**vars(credential), "id": credential.id, "kind_label": KIND_LABELS.get(credential.kind, credential.kind)}
+        for credential in selectors.session_list_for_user(user=request.user, request=request)
+    ]
+    return render(request, "users/sessions.html", {"credentials": listed})
+
+
+@require_POST
+@csrf_protect
+@login_required
+@never_cache
+def session_revoke(request: HttpRequest, credential_id: str) -> HttpResponse:
+    try:
+        services.session_revoke(request=request, user=request.user, credential_id=credential_id)
+    except services.CredentialNotFound:
+        raise Http404 from None
+    if not request.user.is_authenticated or request.session.session_key is None:
+        return redirect(settings.LOGIN_URL)  # that was this browser's own session
+    messages.success(request, "Signed out.")
+    return redirect("sessions")
+
+
+@require_POST
+@csrf_protect
+@login_required
+@never_cache
+def session_revoke_others(request: HttpRequest) -> HttpResponse:
+    revoked = services.session_revoke_others(request=request, user=request.user)
+    messages.success(request, f"Signed out everywhere else ({revoked} signed out).")
+    return redirect("sessions")

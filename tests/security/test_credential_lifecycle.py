@@ -36,7 +36,7 @@ class Credential:
     def works(self) -> bool:
         return self.api().get(PROFILE).status_code == 200
 
-    def refused_everywhere(self) -> list[str]:
+    def surfaces_still_working(self) -> list[str]:
         """Surfaces on which the credential still works (empty: revoked)."""
         alive = []
         client = self.api()
@@ -194,7 +194,7 @@ def test_lifecycle_event_ends_credential_on_every_surface(cache_mode, kind, even
     assert credential.works()  # and now its copies are cached (cache_on)
     assert credential.works()
     EVENTS[event](user)
-    assert credential.refused_everywhere() == []
+    assert credential.surfaces_still_working() == []
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -224,7 +224,7 @@ def test_changepassword_command_ends_every_credential(monkeypatch):
     credentials = [KINDS[kind](user) for kind in sorted(KINDS)]
     monkeypatch.setattr("getpass.getpass", lambda prompt="": NEW_PASSWORD)
     call_command("changepassword", "alice", stdout=None)
-    assert [c.kind for c in credentials if c.refused_everywhere()] == []
+    assert [c.kind for c in credentials if c.surfaces_still_working()] == []
 
 
 def test_password_set_in_admin_ends_every_credential():
@@ -240,7 +240,7 @@ def test_password_set_in_admin_ends_every_credential():
         {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
     )
     assert response.status_code == 302, response.content[:2000]
-    assert [c.kind for c in credentials if c.refused_everywhere()] == []
+    assert [c.kind for c in credentials if c.surfaces_still_working()] == []
 
 
 @pytest.mark.parametrize("cache", [300, 0])
@@ -270,7 +270,7 @@ def test_jwt_family_deleted_stops_its_access_tokens_at_once(cache):
         victim = JwtCredential(user)
         assert victim.works()
         JwtFamily.objects.filter(user=user).delete()
-        assert victim.refused_everywhere() == []
+        assert victim.surfaces_still_working() == []
 
 
 def test_session_store_of_a_deleted_session_is_empty():
@@ -284,3 +284,22 @@ def test_session_store_of_a_deleted_session_is_empty():
     UserSession.objects.filter(session_key=key).delete()
     store: SessionBase = SessionStore(session_key=key)
     assert store.load() == {}
+
+
+def test_admin_action_signs_a_user_out_everywhere():
+    user = make_user("alice")
+    bystander = make_user("bob")
+    admin_user = make_user("root", is_staff=True)
+    admin_user.is_superuser = True
+    admin_user.save()
+    credentials = [SessionCredential(user), TokenCredential(user), JwtCredential(user), OAuthCredential(user)]
+    untouched = TokenCredential(bystander)
+    admin = Client()
+    admin.force_login(admin_user)
+    response = admin.post(
+        "/admin/users/user/", {"action": "sign_out_everywhere", "_selected_action": [str(user.pk)]}
+    )
+    assert response.status_code == 302, response.content[:2000]
+    assert [c.kind for c in credentials if c.surfaces_still_working()] == []
+    assert untouched.works()
+    assert admin.get("/admin/").status_code == 200  # the admin's own session is not the user's

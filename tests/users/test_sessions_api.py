@@ -110,7 +110,7 @@ def test_delete_revokes_that_credential_only(target):
     victim_id = next(r["id"] for r in rows if r["kind"] == target and not r["current"])
     response = actor.api().delete(f"{SESSIONS}{victim_id}/")
     assert response.status_code == 204, response.content
-    assert held[target].refused_everywhere() == []
+    assert held[target].surfaces_still_working() == []
     assert sorted(k for k, c in held.items() if c.works()) == sorted(set(KINDS) - {target})
     assert actor.works()
     left = [r["id"] for r in actor.api().get(SESSIONS).json()["results"]]
@@ -223,3 +223,83 @@ def test_sessions_endpoints_are_in_the_openapi_schema(db):
     schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").content.decode()
     for path in ("/api/accounts/sessions/", "/api/accounts/sessions/{credential_id}/", "/api/accounts/sessions/revoke-others/"):
         assert path in schema
+
+
+# --- the HTML page: /accounts/sessions/ ------------------------------------------------
+
+PAGE = "/accounts/sessions/"
+
+
+def page_browser(user):
+    """A browser signed in on the HTML sign-in page, enforcing CSRF; and the page's CSRF token."""
+    import re
+
+    from django.test import Client
+
+    from tests.conftest import PASSWORD
+
+    browser = Client(enforce_csrf_checks=True)
+    login_page = browser.get("/accounts/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.content.decode()).group(1)
+    response = browser.post("/accounts/login/", {"csrfmiddlewaretoken": token, "username": user.username, "password": PASSWORD})
+    assert response.status_code == 302, response.content
+    page = browser.get(PAGE)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+    return browser, token
+
+
+def test_page_lists_every_kind_with_labelled_sign_out_buttons_and_no_script():
+    user = make_user("alice")
+    held = {"token": TokenCredential(user), "jwt": JwtCredential(user), "oauth2": OAuthCredential(user)}
+    browser, _ = page_browser(user)
+    response = browser.get(PAGE)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"] or "no-cache" in response["Cache-Control"]
+    assert "<script" not in html
+    assert html.count('class="button button--danger" aria-label="Sign out ') == 4
+    assert "(this device)" in html and held["oauth2"].app.application.name in html and "phone" in html
+    assert held["token"].key not in html
+
+
+def test_page_needs_a_signed_in_browser(db):
+    from django.test import Client
+
+    response = Client().get(PAGE)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_page_revokes_one_and_everything_else_with_csrf():
+    user = make_user("alice")
+    token, jwt = TokenCredential(user), JwtCredential(user)
+    browser, csrf = page_browser(user)
+    rows = token.api().get(SESSIONS).json()["results"]
+    token_id = next(r["id"] for r in rows if r["kind"] == "token")
+    assert browser.post(f"/accounts/sessions/{token_id}/revoke/").status_code == 403  # no CSRF token
+    assert token.works()
+    response = browser.post(f"/accounts/sessions/{token_id}/revoke/", {"csrfmiddlewaretoken": csrf})
+    assert response.status_code == 302 and response["Location"] == PAGE
+    assert not token.works() and jwt.works()
+    response = browser.post("/accounts/sessions/revoke-others/", {"csrfmiddlewaretoken": csrf})
+    assert response.status_code == 302
+    assert not jwt.works()
+    assert browser.get(PAGE).status_code == 200  # this browser stays signed in
+
+
+def test_page_revoking_another_users_id_is_404_and_changes_nothing():
+    alice, bob = make_user("alice"), make_user("bob")
+    bobs = TokenCredential(bob)
+    bob_id = bobs.api().get(SESSIONS).json()["results"][0]["id"]
+    browser, csrf = page_browser(alice)
+    assert browser.post(f"/accounts/sessions/{bob_id}/revoke/", {"csrfmiddlewaretoken": csrf}).status_code == 404
+    assert bobs.works()
+
+
+def test_page_signing_out_this_browser_goes_to_sign_in():
+    user = make_user("alice")
+    browser, csrf = page_browser(user)
+    rows = TokenCredential(user).api().get(SESSIONS).json()["results"]
+    own = next(r["id"] for r in rows if r["kind"] == "session")
+    response = browser.post(f"/accounts/sessions/{own}/revoke/", {"csrfmiddlewaretoken": csrf})
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+    assert browser.get(PAGE).status_code == 302
