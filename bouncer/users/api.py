@@ -14,7 +14,6 @@ from rest_framework.views import APIView
 
 from bouncer.core.permissions import SameOriginOrNonBrowser
 from bouncer.core.throttling import AccountLoginThrottle, LoginThrottle, RegisterThrottle
-from bouncer.oauth.permissions import OAuth2MethodScope
 from bouncer.users import selectors, services
 from bouncer.users.permissions import IsSessionAuthenticated
 from bouncer.users.serializers import (
@@ -51,8 +50,9 @@ class UserRegisterApi(APIView):
 
 
 class ProfileApi(APIView):
-    # OAuth2 tokens need `read` to read the profile and `write` to edit it.
-    permission_classes = [permissions.IsAuthenticated & OAuth2MethodScope]
+    # The default permissions (config/settings/drf.py): signed in, and OAuth2
+    # tokens need `read` to read the profile and `write` to edit it. Not named
+    # here, so the users app imports nothing of the oauth app.
 
     @extend_schema(responses={200: ProfileOutput})
     def get(self, request):

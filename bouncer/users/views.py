@@ -10,6 +10,8 @@ this site.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -85,7 +87,7 @@ KIND_LABELS = {"session": "Browser session", "token": "App token", "jwt": "JWT s
 def sessions_page(request: HttpRequest) -> HttpResponse:
     """Every live credential of the signed-in user, each with a sign-out button (no JavaScript)."""
     listed = [
-        {**vars(credential), "id": credential.id, "kind_label": KIND_LABELS.get(credential.kind, credential.kind)}
+        {**asdict(credential), "id": credential.id, "kind_label": KIND_LABELS.get(credential.kind, credential.kind)}
         for credential in selectors.session_list_for_user(user=request.user, request=request)
     ]
     return render(request, "users/sessions.html", {"credentials": listed})

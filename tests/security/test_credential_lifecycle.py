@@ -303,3 +303,18 @@ def test_admin_action_signs_a_user_out_everywhere():
     assert [c.kind for c in credentials if c.surfaces_still_working()] == []
     assert untouched.works()
     assert admin.get("/admin/").status_code == 200  # the admin's own session is not the user's
+
+
+def test_users_app_imports_no_credential_kind():
+    """Account code reaches tokens, JWT and OAuth2 only through bouncer.core.credentials."""
+    import ast
+    from pathlib import Path
+
+    import bouncer.users
+
+    offenders = []
+    for path in Path(bouncer.users.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in getattr(node, "names", [])] if isinstance(node, ast.Import) else []
+            offenders += [f"{path.name}: {name}" for name in names if name.startswith(("bouncer.tokens", "bouncer.oauth"))]
+    assert offenders == []
