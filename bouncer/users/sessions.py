@@ -34,6 +34,7 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
 from django.core.cache import caches
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -131,7 +132,11 @@ def session_cache_delete(*, session_keys) -> None:
     """Drop the cached copies of deleted session rows (a ``post_delete`` receiver calls it)."""
     keys = [SessionStore(session_key=key).cache_key for key in session_keys]
     if keys:
-        caches[settings.SESSION_CACHE_ALIAS].delete_many(keys)
+        cache = caches[settings.SESSION_CACHE_ALIAS]
+        cache.delete_many(keys)
+        # Again after commit: a request that missed the cache before the delete
+        # committed may have read the old row and cached it again.
+        transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 class SessionCredentials:

@@ -318,3 +318,18 @@ def test_users_app_imports_no_credential_kind():
             names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in getattr(node, "names", [])] if isinstance(node, ast.Import) else []
             offenders += [f"{path.name}: {name}" for name in names if name.startswith(("bouncer.tokens", "bouncer.oauth"))]
     assert offenders == []
+
+
+def test_password_hash_upgrade_at_sign_in_revokes_nothing():
+    """Django re-hashes an outdated hash at sign-in (check_password's setter); that
+    is not a password set, so no other credential of the user may end."""
+    from django.contrib.auth.hashers import make_password
+
+    user = make_user("alice")
+    # Not sessions: Django derives a session's auth hash from the stored password
+    # hash, so its own check ends other browser sessions on an upgrade.
+    held = [KINDS[kind](user) for kind in sorted(KINDS) if kind != "session"]
+    User.objects.filter(pk=user.pk).update(password=make_password(PASSWORD, hasher="pbkdf2_sha1"))
+    SessionCredential(user)  # signs in: the hash is upgraded and saved
+    assert User.objects.get(pk=user.pk).password.startswith("md5$")
+    assert [c.kind for c in held if not c.works()] == []

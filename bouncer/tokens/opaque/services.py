@@ -152,6 +152,7 @@ class TokenCredentials:
         token = DeviceToken.objects.filter(user=user, pk=key).first()
         if token is None:
             return False
+        token.user = user  # for the audit row, without another query
         token_revoke(token=token, request=request, reason=reason)
         return True
 
