@@ -21,6 +21,7 @@ from oauth2_provider.models import (
     clear_expired,
     get_access_token_model,
     get_application_model,
+    get_device_grant_model,
     get_grant_model,
     get_id_token_model,
     get_refresh_token_model,
@@ -303,7 +304,7 @@ def _user_tokens(*, user, application_id=None):
 
 
 def oauth_authorization_revoke(*, user, request: HttpRequest | None, reason: str, application_id=None, keep_application_id=None) -> int:
-    """Delete every token, id_token and pending code ``user`` holds for the application
+    """Delete every token, id_token and pending (device) code ``user`` holds for the application
     (all applications when None, except ``keep_application_id``); one audit row.
 
     Rows are deleted, not marked revoked: a refresh token revoked a moment ago
@@ -315,6 +316,12 @@ def oauth_authorization_revoke(*, user, request: HttpRequest | None, reason: str
     if keep_application_id is not None:
         querysets = tuple(qs.exclude(application_id=keep_application_id) for qs in querysets)
     access, refresh, id_tokens, grants = querysets
+    # A device code approved but not polled yet (the model names its client by client_id).
+    device_grants = get_device_grant_model().objects.filter(user=user)
+    if application_id is not None:
+        device_grants = device_grants.filter(client_id__in=get_application_model().objects.filter(pk=application_id).values("client_id"))
+    if keep_application_id is not None:
+        device_grants = device_grants.exclude(client_id__in=get_application_model().objects.filter(pk=keep_application_id).values("client_id"))
     with transaction.atomic():
         applications = set(access.values_list("application_id", flat=True)) | set(
             refresh.filter(revoked__isnull=True).values_list("application_id", flat=True)
@@ -323,6 +330,7 @@ def oauth_authorization_revoke(*, user, request: HttpRequest | None, reason: str
         access.delete()
         id_tokens.delete()
         grants.delete()
+        device_grants.delete()
     if applications:
         client_ids = sorted(get_application_model().objects.filter(pk__in=applications).values_list("client_id", flat=True))
         audit_record(
@@ -344,7 +352,7 @@ class OAuthCredentials:
         from bouncer.core.credentials import Credential
 
         now = timezone.now()
-        access, refresh, _, _ = _user_tokens(user=user)
+        access, refresh, *_ = _user_tokens(user=user)
         seen: dict = {}
         rows = [
             *access.filter(expires__gt=now).values_list("application_id", "created", "updated"),

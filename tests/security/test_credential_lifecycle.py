@@ -333,3 +333,36 @@ def test_password_hash_upgrade_at_sign_in_revokes_nothing():
     SessionCredential(user)  # signs in: the hash is upgraded and saved
     assert User.objects.get(pk=user.pk).password.startswith("md5$")
     assert [c.kind for c in held if not c.works()] == []
+
+
+@pytest.mark.parametrize("event", ["deactivation", "password_set_by_admin", "sign_out_everywhere"])
+def test_approved_device_code_yields_no_token_after_a_lifecycle_event(event):
+    """A device code the user approved but the device has not polled yet is part of
+    the authorization: after the event, polling gets no token."""
+    user = make_user("alice")
+    app = make_app("device", client_type="public")
+    start = post_form("/o/device-authorization/", {"client_id": app.client_id, "scope": "read"}).json()
+    browser = Client()
+    browser.force_login(user)
+    entered = browser.post("/o/device/", {"user_code": start["user_code"]})
+    assert browser.post(entered["Location"], {"action": "accept"}).status_code in (200, 302)
+    EVENTS[event](user)
+    poll = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": start["device_code"],
+            "client_id": app.client_id}
+    response = post_form("/o/token/", poll)
+    assert response.status_code in (400, 404), response.content  # the toolkit: 404 device_not_found
+    assert "access_token" not in response.json()
+
+
+@pytest.mark.parametrize("event", ["deactivation", "password_set_by_admin", "sign_out_everywhere"])
+def test_unredeemed_authorization_code_yields_no_token_after_a_lifecycle_event(event):
+    from tests.oauth.conftest import authorize, code_from, exchange, pkce_pair
+
+    user = make_user("alice")
+    app = make_app("authorization-code")
+    verifier, challenge = pkce_pair()
+    code = code_from(authorize(user, app, challenge=challenge))
+    EVENTS[event](user)
+    response = exchange(app, code, verifier)
+    assert response.status_code == 400, response.content
+    assert "access_token" not in response.json()
