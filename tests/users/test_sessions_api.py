@@ -108,8 +108,12 @@ def test_delete_revokes_that_credential_only(target):
     actor = TokenCredential(user, device_name="laptop")
     rows = actor.api().get(SESSIONS).json()["results"]
     victim_id = next(r["id"] for r in rows if r["kind"] == target and not r["current"])
+    AuditEvent.objects.all().delete()
     response = actor.api().delete(f"{SESSIONS}{victim_id}/")
     assert response.status_code == 204, response.content
+    assert list(AuditEvent.objects.values_list("action", "data__reason")) == [
+        (AuditAction.LOGOUT if target == "session" else AuditAction.TOKEN_REVOKED, "revoked_by_user")
+    ]
     assert held[target].surfaces_still_working() == []
     assert sorted(k for k, c in held.items() if c.works()) == sorted(set(KINDS) - {target})
     assert actor.works()
