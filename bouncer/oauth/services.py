@@ -27,6 +27,7 @@ from oauth2_provider.models import (
     get_refresh_token_model,
     revoke_access_token,
 )
+from oauth2_provider.settings import oauth2_settings
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
@@ -353,10 +354,14 @@ class OAuthCredentials:
 
         now = timezone.now()
         access, refresh, *_ = _user_tokens(user=user)
+        refresh = refresh.filter(revoked__isnull=True)
+        refresh_life = oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
+        if refresh_life:  # the toolkit refuses (and later purges) older refresh tokens
+            refresh = refresh.filter(created__gt=now - timedelta(seconds=refresh_life))
         seen: dict = {}
         rows = [
             *access.filter(expires__gt=now).values_list("application_id", "created", "updated"),
-            *refresh.filter(revoked__isnull=True).values_list("application_id", "created", "updated"),
+            *refresh.values_list("application_id", "created", "updated"),
         ]
         for application_id, created, updated in rows:
             first, last = seen.get(application_id, (created, updated))

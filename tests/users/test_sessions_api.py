@@ -307,3 +307,15 @@ def test_page_signing_out_this_browser_goes_to_sign_in():
     response = browser.post(f"/accounts/sessions/{own}/revoke/", {"csrfmiddlewaretoken": csrf})
     assert response.status_code == 302 and response["Location"] == "/accounts/login/"
     assert browser.get(PAGE).status_code == 302
+
+
+def test_oauth_authorization_is_listed_while_its_refresh_token_lives():
+    user = make_user("alice")
+    oauth = OAuthCredential(user)
+    with time_machine.travel(timezone.now() + timedelta(hours=2), tick=False):
+        viewer = TokenCredential(user, device_name="viewer")
+        assert not oauth.works()  # the access token expired
+        rows = viewer.api().get(SESSIONS).json()["results"]
+        assert [r["kind"] for r in rows if r["kind"] == "oauth2"] == ["oauth2"]
+        refreshed = oauth.surfaces_still_working()
+        assert any(s.startswith("refresh grant") for s in refreshed)  # it still refreshes
