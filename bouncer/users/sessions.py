@@ -28,7 +28,7 @@ per request.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
@@ -62,8 +62,16 @@ def _from_epoch(value) -> datetime | None:
 
 
 def session_sign_in_record(*, request: HttpRequest) -> None:
-    """Keep where and when this session signed in, inside its data (see module doc)."""
-    now = int(timezone.now().timestamp())
+    """Keep where and when this session signed in, inside its data (see module doc).
+
+    The expiry is pinned to sign-in + ``SESSION_COOKIE_AGE``: Django moves a
+    relative expiry forward at every save, and "last used" saves the session
+    every few minutes, which would otherwise turn the lifetime into an idle
+    timeout that an active session never reaches.
+    """
+    signed_in = timezone.now()
+    now = int(signed_in.timestamp())
+    request.session.set_expiry(signed_in + timedelta(seconds=settings.SESSION_COOKIE_AGE))
     request.session[META_KEY] = {
         "ip": client_ip(request) or "",
         "ua": request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX],

@@ -319,3 +319,19 @@ def test_oauth_authorization_is_listed_while_its_refresh_token_lives():
         assert [r["kind"] for r in rows if r["kind"] == "oauth2"] == ["oauth2"]
         refreshed = oauth.surfaces_still_working()
         assert any(s.startswith("refresh grant") for s in refreshed)  # it still refreshes
+
+
+def test_session_lifetime_counts_from_sign_in_even_when_used_every_day():
+    """"Last used" saves the session every few minutes; that must not slide its expiry."""
+    from django.conf import settings
+
+    user = make_user("alice")
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        browser = SessionCredential(user)
+    age = timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    for day in range(1, age.days):
+        with time_machine.travel(start + timedelta(days=day), tick=False):
+            assert browser.works(), day
+    with time_machine.travel(start + age + timedelta(minutes=1), tick=False):
+        assert not browser.works()
