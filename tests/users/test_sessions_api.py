@@ -335,3 +335,31 @@ def test_session_lifetime_counts_from_sign_in_even_when_used_every_day():
             assert browser.works(), day
     with time_machine.travel(start + age + timedelta(minutes=1), tick=False):
         assert not browser.works()
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_last_used_costs_one_write_per_resolution_and_no_query_when_warm(kind, django_assert_num_queries):
+    """With the cache warm a request makes no query, even when its last use is due:
+    only a database read (a miss) writes it, and sessions write once per 5 minutes."""
+    from django.conf import settings
+
+    user = make_user("alice")
+    # Cached copies outlive the 5-minute resolution here, as they may in production.
+    long_jwt = {**settings.BOUNCER_JWT, "ACCESS_LIFETIME_SECONDS": 3600}
+    with override_settings(BOUNCER_AUTH_CACHE_SECONDS=3600, BOUNCER_JWT=long_jwt):
+        credential = KINDS[kind](user)
+        assert credential.works()  # warm
+        client = credential.api()
+        with django_assert_num_queries(0):
+            assert client.get("/api/accounts/profile/").status_code == 200
+        with time_machine.travel(timezone.now() + timedelta(minutes=6), tick=False):
+            from django.db import connection
+            from django.test.utils import CaptureQueriesContext
+
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get("/api/accounts/profile/").status_code == 200
+            statements = [q["sql"].split()[0] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+            # The session's one save; the others write on their next database read (a miss).
+            assert statements == (["UPDATE"] if kind == "session" else [])
+            with django_assert_num_queries(0):
+                assert client.get("/api/accounts/profile/").status_code == 200
