@@ -243,8 +243,9 @@ def test_password_set_in_admin_ends_every_credential():
     assert [c.kind for c in credentials if c.surfaces_still_working()] == []
 
 
+@pytest.mark.parametrize("how", ["delete_page", "bulk_action"])
 @pytest.mark.parametrize("cache", [300, 0])
-def test_session_deleted_in_admin_stops_working_at_once(cache):
+def test_session_deleted_in_admin_stops_working_at_once(cache, how):
     user = make_user("alice")
     admin_user = make_user("root", is_staff=True)
     admin_user.is_superuser = True
@@ -258,7 +259,12 @@ def test_session_deleted_in_admin_stops_working_at_once(cache):
         from bouncer.users.models import UserSession
 
         row = UserSession.objects.get(session_key=key)
-        response = admin.post(f"/admin/users/usersession/{row.pk}/delete/", {"post": "yes"})
+        if how == "delete_page":
+            response = admin.post(f"/admin/users/usersession/{row.pk}/delete/", {"post": "yes"})
+        else:
+            response = admin.post(
+                "/admin/users/usersession/", {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"}
+            )
         assert response.status_code == 302, response.content[:2000]
         assert not victim.works()
 
