@@ -79,10 +79,6 @@ def credential_kind_register(kind: CredentialKind) -> None:
     _KINDS[kind.name] = kind
 
 
-def credential_kinds() -> list[CredentialKind]:
-    return list(_KINDS.values())
-
-
 def credential_public_id(*, kind: str, key: str) -> str:
     digest = salted_hmac("bouncer.core.credentials", f"{kind}:{key}", algorithm="sha256").hexdigest()[:24]
     return f"{kind}_{digest}"
