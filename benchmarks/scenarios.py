@@ -21,6 +21,7 @@ from benchmarks.client import Client, Request, TokenChain, json_post
 
 PASSWORD = "bench-Correct-Horse-2718"
 PROFILE = "/api/accounts/profile/"
+SESSIONS = "/api/accounts/sessions/"
 LOGIN = "/api/accounts/login/"
 TOKEN_LOGIN = "/api/auth-token/"
 JWT_OBTAIN = "/api/token/"
@@ -212,12 +213,54 @@ def check_stock_oauth(setup: dict[str, Any]) -> str | None:
     return check_pbkdf2_default(setup) or _client_hashes(setup, f"pbkdf2_sha256${setup['pbkdf2_default_iterations']}")
 
 
+#: The sessions-list user (``bench_sessions``) and its 1,000 live credentials, 250 of each
+#: kind (sessions, DRF tokens, JWT sign-ins, OAuth2 authorizations of 250 clients),
+#: written in bulk (no password hash per row), once: the setup runs again after the load.
+SESSIONS_USER = "bench_sessions"
+SESSIONS_PER_KIND = 250
+SESSIONS_SEED = (
+    "import hashlib, secrets\n"
+    "from datetime import timedelta\n"
+    "from django.utils import timezone\n"
+    "from oauth2_provider.models import get_access_token_model, get_application_model\n"
+    "from bouncer.tokens.jwt.models import JwtFamily\n"
+    "from bouncer.tokens.opaque.models import DeviceToken, token_digest\n"
+    "from bouncer.users.models import User, UserSession\n"
+    "from bouncer.users.sessions import SessionStore\n"
+    f"seeded = User.objects.filter(username={SESSIONS_USER!r}).first()\n"
+    "if seeded is None:\n"
+    f"    seeded = User.objects.create_user({SESSIONS_USER!r}, {SESSIONS_USER + '@example.com'!r}, {PASSWORD!r})\n"
+    "if not DeviceToken.objects.filter(user=seeded, device_name__startswith='seed-').exists():\n"
+    "    now = timezone.now()\n"
+    f"    n = {SESSIONS_PER_KIND}\n"
+    "    agent = 'Mozilla/5.0 (X11; Linux x86_64) bench'\n"
+    "    meta = {'ip': '192.0.2.1', 'ua': agent, 'at': int(now.timestamp())}\n"
+    "    data = SessionStore().encode({'_auth_user_id': str(seeded.pk), '_bouncer_meta': meta, '_bouncer_seen': meta['at']})\n"
+    "    UserSession.objects.bulk_create([UserSession(session_key=secrets.token_hex(16), session_data=data,\n"
+    "        expire_date=now + timedelta(days=14), user=seeded, created_at=now, ip_address='192.0.2.1',\n"
+    "        user_agent=agent, last_used_at=now) for i in range(n)])\n"
+    "    DeviceToken.objects.bulk_create([DeviceToken(user=seeded, digest=token_digest(secrets.token_urlsafe(32)),\n"
+    "        prefix='seed', device_name=f'seed-{i}', created_at=now, expires_at=now + timedelta(days=30),\n"
+    "        ip_address='192.0.2.2', last_used_at=now) for i in range(n)])\n"
+    "    JwtFamily.objects.bulk_create([JwtFamily(user=seeded, created_at=now, expires_at=now + timedelta(days=30),\n"
+    "        ip_address='192.0.2.3', user_agent=agent, last_used_at=now) for i in range(n)])\n"
+    "    Application = get_application_model()\n"
+    "    apps = Application.objects.bulk_create([Application(client_id=f'bench-sessions-{i}', client_secret='',\n"
+    "        hash_client_secret=False, name=f'seed app {i}', client_type='confidential',\n"
+    "        authorization_grant_type='password') for i in range(n)])\n"
+    "    tokens = [secrets.token_urlsafe(32) for i in range(n)]\n"
+    "    get_access_token_model().objects.bulk_create([get_access_token_model()(user=seeded, application=app,\n"
+    "        token=token, token_checksum=hashlib.sha256(token.encode()).hexdigest(), scope='read',\n"
+    "        expires=now + timedelta(days=1)) for app, token in zip(apps, tokens)])\n"
+)
+
+
 SERVERS = [
     Server(
         name="bouncer",
         settings="config.settings.base",
         description="Bouncer as configured: Argon2id, cached_db sessions in Redis, hashed DRF tokens",
-        setup=user_setup("bench", oauth_clients=True),
+        setup=SESSIONS_SEED + user_setup("bench", oauth_clients=True),
         check_setup=check_bouncer_with_clients,
     ),
     Server(
@@ -360,6 +403,12 @@ def oauth_introspect(client: Client) -> Request:
         expect_body='"active": true',
     )
 
+def sessions_list(client: Client) -> Request:
+    """The first page of a user's 1,000 live credentials, asked with a DRF token of theirs."""
+    body = {"username": SESSIONS_USER, "password": PASSWORD, "device_name": "bench"}
+    token = client.check(json_post(TOKEN_LOGIN, body)).json()["token"]
+    return Request(SESSIONS, headers={"Authorization": f"Token {token}"}, expect_body='"count":1001')
+
 
 SCENARIOS = [
     Scenario(
@@ -466,6 +515,13 @@ SCENARIOS = [
         description="the same password grant, stock toolkit: PBKDF2 secret + PBKDF2 password",
         prepare=oauth_password_grant,
         group="oauth2",
+    ),
+    Scenario(
+        name="sessions_list",
+        server="bouncer",
+        description="GET /api/accounts/sessions/: a user with 1,000 live credentials of the 4 kinds",
+        prepare=sessions_list,
+        group="sessions",
     ),
     Scenario(
         name="jwt_refresh_1m",

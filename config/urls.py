@@ -18,6 +18,9 @@ urlpatterns = [
     # HTML pages (the OAuth2 authorization flow's sign-in page is LOGIN_URL)
     path("accounts/login/", users_views.sign_in, name="login"),
     path("accounts/logout/", users_views.sign_out, name="logout"),
+    path("accounts/sessions/", users_views.sessions_page, name="sessions"),
+    path("accounts/sessions/revoke-others/", users_views.session_revoke_others, name="session-revoke-others"),
+    path("accounts/sessions/<str:credential_id>/revoke/", users_views.session_revoke, name="session-revoke"),
     path("api/accounts/", include("bouncer.users.urls")),
     path("api/auth-token/", include("bouncer.tokens.urls")),
     path("api/token/", include("bouncer.tokens.jwt.urls")),

@@ -11,7 +11,7 @@ from bouncer.articles import services
 from bouncer.articles.models import Article
 from bouncer.articles.permissions import IsAuthor, IsReadOnly, IsStaff
 from bouncer.articles.serializers import ArticleInput, ArticleOutput
-from bouncer.oauth.permissions import OAuth2MethodScope
+from bouncer.core.permissions import OAuth2MethodScope
 
 
 @extend_schema_view(

@@ -1,15 +1,19 @@
-"""Audit for tokens django-oauth-toolkit issues, and the access-token cache kept in step."""
+"""Audit for tokens django-oauth-toolkit issues, the access-token cache kept in step,
+and OAuth2 authorizations in the credential registry."""
 
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.signals import app_authorized
 
+from bouncer.core.credentials import credential_kind_register
 from bouncer.oauth.cache import access_token_cache_invalidate
-from bouncer.oauth.services import oauth_token_issued_record
+from bouncer.oauth.services import OAuthCredentials, oauth_token_issued_record
 from bouncer.users.usercache import user_cache_invalidated
 
 AccessToken = get_access_token_model()
+
+credential_kind_register(OAuthCredentials())
 
 
 @receiver(app_authorized, dispatch_uid="oauth_audit_token_issued")

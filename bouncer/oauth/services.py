@@ -21,10 +21,13 @@ from oauth2_provider.models import (
     clear_expired,
     get_access_token_model,
     get_application_model,
+    get_device_grant_model,
     get_grant_model,
+    get_id_token_model,
     get_refresh_token_model,
     revoke_access_token,
 )
+from oauth2_provider.settings import oauth2_settings
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
@@ -286,3 +289,100 @@ def oauth_purge_expired(*, force: bool = False) -> bool:
     clear_expired()
     RedeemedCode.objects.filter(expires_at__lte=timezone.now()).delete()
     return True
+
+
+# --- the credential registry: one authorization = a user's tokens for one application ---
+
+
+def _user_tokens(*, user, application_id=None):
+    """(access, refresh, id_token, grant) querysets of ``user``, for one application or all."""
+    filters = {"user": user, "application__isnull": False} if application_id is None else {"user": user, "application_id": application_id}
+    return (
+        get_access_token_model().objects.filter(**filters),
+        get_refresh_token_model().objects.filter(**filters),
+        get_id_token_model().objects.filter(**filters),
+        get_grant_model().objects.filter(**filters),
+    )
+
+
+def oauth_authorization_revoke(*, user, request: HttpRequest | None, reason: str, application_id=None, keep_application_id=None) -> int:
+    """Delete every token, id_token and pending (device) code ``user`` holds for the application
+    (all applications when None, except ``keep_application_id``); one audit row.
+
+    Rows are deleted, not marked revoked: a refresh token revoked a moment ago
+    still passes the toolkit's grace-period check, a deleted one never does.
+    ``post_delete`` of each access token drops its cache entry. Returns the
+    number of applications whose authorization went.
+    """
+    querysets = _user_tokens(user=user, application_id=application_id)
+    if keep_application_id is not None:
+        querysets = tuple(qs.exclude(application_id=keep_application_id) for qs in querysets)
+    access, refresh, id_tokens, grants = querysets
+    # A device code approved but not polled yet (the model names its client by client_id).
+    device_grants = get_device_grant_model().objects.filter(user=user)
+    if application_id is not None:
+        device_grants = device_grants.filter(client_id__in=get_application_model().objects.filter(pk=application_id).values("client_id"))
+    if keep_application_id is not None:
+        device_grants = device_grants.exclude(client_id__in=get_application_model().objects.filter(pk=keep_application_id).values("client_id"))
+    with transaction.atomic():
+        applications = set(access.values_list("application_id", flat=True)) | set(
+            refresh.filter(revoked__isnull=True).values_list("application_id", flat=True)
+        )
+        refresh.delete()
+        access.delete()
+        id_tokens.delete()
+        grants.delete()
+        device_grants.delete()
+    if applications:
+        client_ids = sorted(get_application_model().objects.filter(pk__in=applications).values_list("client_id", flat=True))
+        audit_record(
+            action=AuditAction.TOKEN_REVOKED,
+            request=request,
+            user=user,
+            method=METHOD,
+            data={"client_ids": client_ids, "reason": reason},
+        )
+    return len(applications)
+
+
+class OAuthCredentials:
+    """OAuth2 authorizations (a user's live tokens of one application) in the registry."""
+
+    name = "oauth2"
+
+    def list_for_user(self, *, user) -> list:
+        from bouncer.core.credentials import Credential
+
+        now = timezone.now()
+        access, refresh, *_ = _user_tokens(user=user)
+        refresh = refresh.filter(revoked__isnull=True)
+        refresh_life = oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
+        if refresh_life:  # the toolkit refuses (and later purges) older refresh tokens
+            refresh = refresh.filter(created__gt=now - timedelta(seconds=refresh_life))
+        seen: dict = {}
+        rows = [
+            *access.filter(expires__gt=now).values_list("application_id", "created", "updated"),
+            *refresh.values_list("application_id", "created", "updated"),
+        ]
+        for application_id, created, updated in rows:
+            first, last = seen.get(application_id, (created, updated))
+            seen[application_id] = (min(first, created), max(last, updated))
+        names = dict(get_application_model().objects.filter(pk__in=seen).values_list("pk", "name"))
+        return [
+            Credential(kind=self.name, key=str(pk), device=names.get(pk, ""), address="", created_at=first, last_used_at=last)
+            for pk, (first, last) in seen.items()
+        ]
+
+    def current_key(self, *, request) -> str | None:
+        auth = getattr(request, "auth", None)
+        if isinstance(auth, get_access_token_model()) and auth.user_id is not None:
+            return str(auth.application_id)
+        return None
+
+    def revoke(self, *, user, key: str, request: HttpRequest | None, reason: str) -> bool:
+        return bool(oauth_authorization_revoke(user=user, request=request, reason=reason, application_id=int(key)))
+
+    def revoke_all(self, *, user, request: HttpRequest | None, reason: str, keep: str | None = None) -> int:
+        return oauth_authorization_revoke(
+            user=user, request=request, reason=reason, keep_application_id=int(keep) if keep is not None else None
+        )

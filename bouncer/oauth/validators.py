@@ -37,7 +37,6 @@ from oauthlib.oauth2.rfc6749 import errors
 from bouncer.core.digests import sha256_hex
 from bouncer.core.exceptions import InvalidCredentials
 from bouncer.oauth import services
-from bouncer.users.signin import AccountLocked, SignInIncomplete, SignInThrottled
 from bouncer.oauth.clientauth import client_secret_known, client_secret_remember
 from bouncer.oauth.grace import (
     GraceAnswer,
@@ -46,6 +45,7 @@ from bouncer.oauth.grace import (
     refresh_token_claim,
     refresh_token_in_grace,
 )
+from bouncer.users.signin import AccountLocked, SignInIncomplete, SignInThrottled
 
 #: Applications registered for these never get anything (tokens in URLs).
 REFUSED_GRANT_TYPES = (AbstractApplication.GRANT_IMPLICIT, AbstractApplication.GRANT_OPENID_HYBRID)

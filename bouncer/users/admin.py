@@ -1,8 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.sessions.models import Session
 
-from bouncer.users.models import User
+from bouncer.core import credentials
+from bouncer.users.models import User, UserSession
 
 
 @admin.register(User)
@@ -10,24 +10,30 @@ class BouncerUserAdmin(UserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
     )
+    actions = ["sign_out_everywhere"]
+
+    @admin.action(description="Sign selected users out everywhere", permissions=["change"])
+    def sign_out_everywhere(self, request, queryset) -> None:
+        """Every session, DRF token, JWT sign-in and OAuth2 authorization of each user."""
+        total = 0
+        for user in queryset:
+            total += credentials.credential_revoke_all(user=user, request=request, reason=credentials.SIGNED_OUT_BY_ADMIN)
+        self.message_user(request, f"{total} credential(s) revoked for {len(queryset)} user(s).", messages.SUCCESS)
 
 
-@admin.register(Session)
+@admin.register(UserSession)
 class SessionAdmin(admin.ModelAdmin):
-    """Live sessions; deleting one signs that browser out."""
+    """Live sessions; deleting one signs that browser out at once (its cached copy goes too)."""
 
-    list_display = ("session_key_prefix", "user_id", "expire_date")
-    readonly_fields = ("session_key_prefix", "user_id", "expire_date")
+    list_display = ("session_key_prefix", "user", "ip_address", "created_at", "last_used_at", "expire_date")
+    readonly_fields = ("session_key_prefix", "user", "ip_address", "user_agent", "created_at", "last_used_at", "expire_date")
     exclude = ("session_key", "session_data")
     date_hierarchy = "expire_date"
+    list_select_related = ("user",)
 
     @admin.display(description="session")
-    def session_key_prefix(self, obj: Session) -> str:
+    def session_key_prefix(self, obj: UserSession) -> str:
         return f"{obj.session_key[:6]}…"
-
-    @admin.display(description="user id")
-    def user_id(self, obj: Session):
-        return obj.get_decoded().get("_auth_user_id")
 
     def has_add_permission(self, request):
         return False

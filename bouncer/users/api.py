@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, permissions, serializers, status
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bouncer.core.permissions import SameOriginOrNonBrowser
+from bouncer.core.permissions import OAuth2MethodScope, SameOriginOrNonBrowser
 from bouncer.core.throttling import RegisterThrottle
-from bouncer.oauth.permissions import OAuth2MethodScope
 from bouncer.users import selectors, services
 from bouncer.users.permissions import IsSessionAuthenticated
-from bouncer.users.signin import signin_entry_point
 from bouncer.users.serializers import (
     MessageOutput,
     PasswordChangeInput,
     ProfileOutput,
     ProfileUpdateInput,
     SessionLoginInput,
+    SessionOutput,
+    SessionRevokeOthersOutput,
     UserOutput,
     UserRegisterInput,
 )
+from bouncer.users.signin import signin_entry_point
 
 #: Built once: a serializer instance deep-copies its declared fields when it
 #: is created (~150 us), and the profile is the hottest read there is.
@@ -48,8 +51,9 @@ class UserRegisterApi(APIView):
 
 
 class ProfileApi(APIView):
-    # OAuth2 tokens need `read` to read the profile and `write` to edit it.
-    permission_classes = [permissions.IsAuthenticated & OAuth2MethodScope]
+    # The default permissions (config/settings/drf.py): signed in, and OAuth2
+    # tokens need `read` to read the profile and `write` to edit it. Not named
+    # here, so the users app imports nothing of the oauth app.
 
     @extend_schema(responses={200: ProfileOutput})
     def get(self, request):
@@ -122,3 +126,36 @@ class CsrfTokenApi(APIView):
     @method_decorator(ensure_csrf_cookie)
     def get(self, request):
         return Response({"csrfToken": get_token(request)})
+
+
+class SessionPagination(PageNumberPagination):
+    # DRF copies PAGE_SIZE into the class at import; read it per request instead
+    # (settings are read at call time everywhere in Bouncer).
+    def get_page_size(self, request):
+        return settings.REST_FRAMEWORK["PAGE_SIZE"]
+
+
+class SessionListApi(generics.GenericAPIView):
+    """Every live credential of the caller: sessions, DRF tokens, JWT sign-ins, OAuth2 grants."""
+
+    serializer_class = SessionOutput
+    pagination_class = SessionPagination
+
+    @extend_schema(responses={200: SessionOutput(many=True)})
+    def get(self, request):
+        page = self.paginate_queryset(selectors.session_list_for_user(user=request.user, request=request))
+        return self.get_paginated_response(SessionOutput(page, many=True).data)
+
+
+class SessionRevokeApi(APIView):
+    @extend_schema(request=None, responses={204: None, 404: inline_serializer("SessionNotFoundOutput", {"detail": serializers.CharField(), "code": serializers.CharField()})})
+    def delete(self, request, credential_id: str):
+        services.session_revoke(request=request, user=request.user, credential_id=credential_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SessionRevokeOthersApi(APIView):
+    @extend_schema(request=None, responses={200: SessionRevokeOthersOutput})
+    def post(self, request):
+        revoked = services.session_revoke_others(request=request, user=request.user)
+        return Response({"revoked": revoked})

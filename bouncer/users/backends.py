@@ -15,7 +15,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
 from bouncer.users.signin import signin_guard
-
 from bouncer.users.usercache import user_cache_get, user_cache_prefetched_take
 
 

@@ -12,13 +12,13 @@ display.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from bouncer.core.identifiers import identifier_normalize
-
-
 
 
 class BouncerUserManager(UserManager):
@@ -74,3 +74,34 @@ class User(AbstractUser):
             extra = {column for column, source in NORMALIZED.items() if source in update_fields}
             kwargs["update_fields"] = {*update_fields, *extra}
         super().save(*args, **kwargs)
+
+
+class UserSession(AbstractBaseSession):
+    """A browser session with its user, so a user's sessions can be listed and revoked.
+
+    Django's documented seam for this: an ``AbstractBaseSession`` subclass
+    returned by the engine's ``get_model_class`` (bouncer/users/sessions.py).
+    The extra columns mirror values kept inside the session data (the engine
+    writes the whole row from the data on every save), so reading a session
+    on the hot path stays one cache get.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="sessions")
+    created_at = models.DateTimeField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+    #: Coarse: written at most once per LAST_USED_RESOLUTION_SECONDS (bouncer.core.credentials).
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(AbstractBaseSession.Meta):
+        verbose_name = "session"
+        indexes = [models.Index(fields=["user", "expire_date"], name="users_session_user_live")]
+
+    @classmethod
+    def get_session_store_class(cls):
+        from bouncer.users.sessions import SessionStore
+
+        return SessionStore
+
+    def __str__(self) -> str:
+        return f"session of user {self.user_id} since {self.created_at:%Y-%m-%d %H:%M}" if self.created_at else "session"

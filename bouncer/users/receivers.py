@@ -1,13 +1,19 @@
-"""Keep the cached user in step with the database."""
+"""Keep the cached user in step with the database, and run the credential
+lifecycle when a user's save changes who may sign in."""
 
-from django.db.models.signals import post_delete, post_save
+from django.contrib.auth.signals import user_logged_in
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from bouncer.users.models import User
+from bouncer.core import credentials
+from bouncer.users.models import User, UserSession
+from bouncer.users.sessions import SessionCredentials, session_cache_delete, session_sign_in_record
 from bouncer.users.usercache import user_cache_invalidate
 
 #: Saved fields that no authentication or permission decision reads.
 IRRELEVANT_FIELDS = frozenset({"last_login"})
+
+credentials.credential_kind_register(SessionCredentials())
 
 
 @receiver(post_save, sender=User, dispatch_uid="users_cache_invalidate_on_save")
@@ -22,3 +28,45 @@ def user_changed(sender, instance: User, created: bool = False, update_fields=No
         # login 25% slower.
         return
     user_cache_invalidate(user_id=instance.pk)
+
+
+@receiver(pre_save, sender=User, dispatch_uid="users_lifecycle_detect")
+def user_lifecycle_detect(sender, instance: User, update_fields=None, raw: bool = False, **kwargs) -> None:
+    """Notice, on the model itself, the saves that must end every credential: a
+    password set (the admin's form, ``manage.py changepassword``, any
+    ``set_password`` + ``save``) and an inactive user saved (the admin's checkbox,
+    a service, the ORM). Detected here rather than per caller so none is missed."""
+    instance._bouncer_revoke_reason = None
+    if raw or instance.pk is None or (update_fields is not None and set(update_fields) <= IRRELEVANT_FIELDS):
+        return
+    # ``_password`` is what AbstractBaseUser.set_password leaves for save() to
+    # hand to the password validators' password_changed(): the one marker
+    # Django keeps of "the password was set since load".
+    if getattr(instance, "_password", None) is not None:
+        instance._bouncer_revoke_reason = credentials.PASSWORD_SET
+    if not instance.is_active:
+        # Saving an already inactive user revokes again: nothing is left, so
+        # it costs a few empty deletes and writes no audit row.
+        instance._bouncer_revoke_reason = credentials.DEACTIVATED
+
+
+@receiver(post_save, sender=User, dispatch_uid="users_lifecycle_revoke")
+def user_lifecycle_revoke(sender, instance: User, created: bool = False, **kwargs) -> None:
+    reason = getattr(instance, "_bouncer_revoke_reason", None)
+    instance._bouncer_revoke_reason = None
+    if created or reason is None or credentials.credential_lifecycle_is_handled():
+        return
+    credentials.credential_revoke_all(user=instance, request=None, reason=reason)
+
+
+@receiver(user_logged_in, dispatch_uid="users_session_sign_in_record")
+def session_signed_in(sender, request, user, **kwargs) -> None:
+    if request is not None and getattr(request, "session", None) is not None:
+        session_sign_in_record(request=request)
+
+
+@receiver(post_delete, sender=UserSession, dispatch_uid="users_session_cache_delete")
+def session_deleted(sender, instance: UserSession, **kwargs) -> None:
+    # Deleted in the admin, by a revocation or with its user: no node may load
+    # the cached copy again (it would live for SESSION_COOKIE_AGE otherwise).
+    session_cache_delete(session_keys=[instance.session_key])

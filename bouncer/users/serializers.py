@@ -66,3 +66,19 @@ class SessionLoginInput(CredentialsInput):
 
 class MessageOutput(serializers.Serializer):
     message = serializers.CharField()
+
+
+class SessionOutput(serializers.Serializer):
+    """One live credential of the caller, as listed by /api/accounts/sessions/."""
+
+    id = serializers.CharField(read_only=True, help_text="Stable opaque id: `<kind>_<hex>`; never the secret.")
+    kind = serializers.ChoiceField(choices=["session", "token", "jwt", "oauth2"], read_only=True)
+    device = serializers.CharField(read_only=True, help_text="Device name, user agent, or OAuth2 application name.")
+    address = serializers.CharField(read_only=True, help_text="Client address at sign-in (empty when unknown).")
+    created_at = serializers.DateTimeField(read_only=True)
+    last_used_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Coarse: updated at most every few minutes.")
+    current = serializers.BooleanField(read_only=True, help_text="The credential this request was made with.")
+
+
+class SessionRevokeOthersOutput(serializers.Serializer):
+    revoked = serializers.IntegerField(read_only=True)

@@ -11,10 +11,8 @@ from django.http import HttpRequest
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
+from bouncer.core import credentials
 from bouncer.core.exceptions import DomainError
-from bouncer.tokens.jwt.services import jwt_revoke_for_user
-from bouncer.tokens.opaque.models import DeviceToken
-from bouncer.tokens.opaque.services import token_revoke_all_for_user
 from bouncer.users.models import User
 from bouncer.users.signin import AccountLocked, SignInThrottled, signin_password, signin_password_confirm, signin_succeeded_record
 
@@ -80,10 +78,10 @@ def session_logout(*, request: HttpRequest) -> None:
 def password_change(*, request: HttpRequest, user: User, old_password: str, new_password: str) -> None:
     """Change the password and end every other sign-in of the user.
 
-    Other sessions die because their stored auth hash no longer matches the
-    password (Django checks it on every request); the current session is kept
-    by ``update_session_auth_hash``. Every DRF token and JWT sign-in except
-    the one this request came with is revoked.
+    Every credential of the user except the one this request came with is
+    revoked through the credential registry (sessions, DRF tokens, JWT
+    sign-ins, OAuth2 authorizations); the current session is kept by
+    ``update_session_auth_hash``.
     """
     # The old password is a proof of identity like a sign-in: the same
     # per-account throttle and lockout (429s), and a wrong one counts.
@@ -94,13 +92,12 @@ def password_change(*, request: HttpRequest, user: User, old_password: str, new_
     except DjangoValidationError as exc:
         raise PasswordRejected({"new_password": list(exc.messages)}) from None
     with transaction.atomic():
-        user.set_password(new_password)
-        user.save(update_fields=["password"])
-        auth = getattr(request, "auth", None)
-        current_token = auth if isinstance(auth, DeviceToken) else None
-        token_revoke_all_for_user(user=user, request=request, keep=current_token, reason="password_changed")
-        current_family = auth.get("fam") if isinstance(auth, dict) else None
-        jwt_revoke_for_user(user=user, request=request, reason="password_changed", keep_family=current_family)
+        # The save alone would revoke every credential (users/receivers.py);
+        # here the one this request came with stays, so revoke through the registry.
+        with credentials.credential_lifecycle_handled():
+            user.set_password(new_password)
+            user.save(update_fields=["password"])
+        credentials.credential_revoke_all(user=user, request=request, reason=credentials.PASSWORD_CHANGED, keep_current=True)
     if getattr(request, "session", None) is not None and request.session.session_key:
         update_session_auth_hash(request, user)
     audit_record(action=AuditAction.PASSWORD_CHANGED, request=request, user=user)
@@ -123,3 +120,33 @@ def profile_update(*, request: HttpRequest, user: User, data: dict) -> User:
         raise RegistrationConflict({"email": ["A user with that email already exists."]}) from None
     audit_record(action=AuditAction.PROFILE_UPDATED, request=request, user=user, data={"fields": changed})
     return user
+
+
+class CredentialNotFound(DomainError):
+    """Unknown id, or another user's: the same answer, so ids cannot be probed."""
+
+    status_code = 404
+    code = "not_found"
+    default_detail = "Not found."
+
+
+#: Longest public id accepted (``<kind>_<24 hex>``); longer is unknown without a lookup.
+CREDENTIAL_ID_MAX = 64
+
+
+def session_revoke(*, request: HttpRequest, user: User, credential_id: str) -> None:
+    """Revoke one of the user's own credentials (any kind) by its public id."""
+    credential = None
+    if len(credential_id) <= CREDENTIAL_ID_MAX:
+        credential = credentials.credential_find(user=user, credential_id=credential_id)
+    if credential is None or not credentials.credential_revoke(
+        user=user, credential=credential, request=request, reason=credentials.REVOKED_BY_USER
+    ):
+        raise CredentialNotFound()
+
+
+def session_revoke_others(*, request: HttpRequest, user: User) -> int:
+    """"Sign out everywhere else": every credential of the user but the current one."""
+    return credentials.credential_revoke_all(
+        user=user, request=request, reason=credentials.SIGNED_OUT_ELSEWHERE, keep_current=True
+    )

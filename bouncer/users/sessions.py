@@ -13,22 +13,104 @@ staler than the two separate reads would be.
 
 Everything else — writes, expiry, the database fallback — is ``cached_db``'s.
 With the auth cache off it behaves exactly like ``cached_db``.
+
+Rows are ``UserSession`` (Django's documented seam: ``get_model_class`` and
+``create_model_instance``), with the user, the address and user agent at
+sign-in and a coarse "last used" as columns, so a user's sessions can be
+listed and revoked (``SessionCredentials``, registered with
+bouncer.core.credentials). Those values live in the session data too
+(``META_KEY``, ``SEEN_KEY``) because the engine rewrites the whole row from the
+data on every save. "Last used" is bumped in the data when a load finds it
+older than ``LAST_USED_RESOLUTION_SECONDS``, which makes the middleware save
+the session once: at most one write per session per few minutes, never one
+per request.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
+from django.core.cache import caches
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
 
+from bouncer.audit.models import AuditAction
+from bouncer.audit.services import audit_record
+from bouncer.core import credentials
+from bouncer.core.http import client_ip
 from bouncer.users.usercache import auth_cache_enabled, user_cache_key, user_cache_prefetched_set
+
+#: Session-data keys: {"ip", "ua", "at"} written at sign-in, and the last-used epoch.
+META_KEY = "_bouncer_meta"
+SEEN_KEY = "_bouncer_seen"
+USER_AGENT_MAX = 256
 
 #: session key -> user id, per worker process; only a hint, checked every time.
 _HINTS: dict[str, str] = {}
 _MAX_HINTS = 50_000
 
 
+def _from_epoch(value) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def session_sign_in_record(*, request: HttpRequest) -> None:
+    """Keep where and when this session signed in, inside its data (see module doc).
+
+    The expiry is pinned to sign-in + ``SESSION_COOKIE_AGE``: Django moves a
+    relative expiry forward at every save, and "last used" saves the session
+    every few minutes, which would otherwise turn the lifetime into an idle
+    timeout that an active session never reaches.
+    """
+    signed_in = timezone.now()
+    now = int(signed_in.timestamp())
+    request.session.set_expiry(signed_in + timedelta(seconds=settings.SESSION_COOKIE_AGE))
+    request.session[META_KEY] = {
+        "ip": client_ip(request) or "",
+        "ua": request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX],
+        "at": now,
+    }
+    request.session[SEEN_KEY] = now
+
+
 class SessionStore(CachedDBStore):
+    @classmethod
+    def get_model_class(cls):
+        from bouncer.users.models import UserSession  # models import this module's class lazily
+
+        return UserSession
+
+    def create_model_instance(self, data):
+        obj = super().create_model_instance(data)
+        try:
+            obj.user_id = int(data[SESSION_KEY])
+        except (KeyError, TypeError, ValueError):
+            obj.user_id = None
+        meta = data.get(META_KEY) if isinstance(data.get(META_KEY), dict) else {}
+        obj.ip_address = meta.get("ip") or None
+        obj.user_agent = str(meta.get("ua", ""))[:USER_AGENT_MAX]
+        obj.created_at = _from_epoch(meta.get("at"))
+        obj.last_used_at = _from_epoch(data.get(SEEN_KEY)) or obj.created_at
+        return obj
+
     def load(self):
+        data = self._load_with_user()
+        if SESSION_KEY in data:
+            now = int(timezone.now().timestamp())
+            seen = data.get(SEEN_KEY)
+            if not isinstance(seen, int) or now - seen >= credentials.LAST_USED_RESOLUTION_SECONDS:
+                data[SEEN_KEY] = now
+                self.modified = True  # SessionMiddleware saves it once, at the end of this request
+        return data
+
+    def _load_with_user(self):
         user_cache_prefetched_set(user_id=None, snapshot=None)
         session_key = self.session_key
         if not auth_cache_enabled() or not session_key:
@@ -52,3 +134,64 @@ class SessionStore(CachedDBStore):
                 _HINTS.clear()
             _HINTS[session_key] = str(user_id)
         return data
+
+
+def session_cache_delete(*, session_keys) -> None:
+    """Drop the cached copies of deleted session rows (a ``post_delete`` receiver calls it)."""
+    keys = [SessionStore(session_key=key).cache_key for key in session_keys]
+    if keys:
+        cache = caches[settings.SESSION_CACHE_ALIAS]
+        cache.delete_many(keys)
+        # Again after commit: a request that missed the cache before the delete
+        # committed may have read the old row and cached it again.
+        transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+class SessionCredentials:
+    """Browser sessions in the credential registry (bouncer.core.credentials)."""
+
+    name = "session"
+
+    def _live(self, *, user):
+        return SessionStore.get_model_class().objects.filter(user=user, expire_date__gt=timezone.now())
+
+    def list_for_user(self, *, user) -> list[credentials.Credential]:
+        rows = self._live(user=user).values_list("session_key", "user_agent", "ip_address", "created_at", "last_used_at", "expire_date")
+        return [
+            credentials.Credential(
+                kind=self.name, key=key, device=agent, address=address or "",
+                created_at=created or expires, last_used_at=used,
+            )
+            for key, agent, address, created, used, expires in rows
+        ]
+
+    def current_key(self, *, request: HttpRequest) -> str | None:
+        from rest_framework.authentication import SessionAuthentication
+
+        authenticator = getattr(request, "successful_authenticator", None)
+        if authenticator is not None and not isinstance(authenticator, SessionAuthentication):
+            return None
+        session = getattr(request, "session", None)
+        if session is None or not session.session_key or SESSION_KEY not in session:
+            return None
+        return session.session_key
+
+    def revoke(self, *, user, key: str, request: HttpRequest | None, reason: str) -> bool:
+        if request is not None and self.current_key(request=request) == key:
+            # Its own session: flush it, or the middleware would save it back.
+            request.session.flush()
+            count = 1
+        else:
+            count, _ = self._live(user=user).filter(session_key=key).delete()
+        if count:
+            audit_record(action=AuditAction.LOGOUT, request=request, user=user, method="session", data={"reason": reason})
+        return bool(count)
+
+    def revoke_all(self, *, user, request: HttpRequest | None, reason: str, keep: str | None = None) -> int:
+        rows = SessionStore.get_model_class().objects.filter(user=user)
+        if keep is not None:
+            rows = rows.exclude(session_key=keep)
+        count, _ = rows.delete()  # post_delete drops each cached copy
+        if count:
+            audit_record(action=AuditAction.LOGOUT, request=request, user=user, method="session", data={"count": count, "reason": reason})
+        return count

@@ -1,4 +1,5 @@
-"""HTML pages: the sign-in page of the OAuth2 authorization flow, sign-out, and the admin's login.
+"""HTML pages: the sign-in page of the OAuth2 authorization flow, sign-out,
+the admin's login, and the list of the user's sessions and devices.
 
 Thin like the API views: the form is parsed here, the sign-in itself is
 ``services.session_login`` (the sign-in flow: throttles, lockout, audit rows
@@ -13,9 +14,12 @@ every other, and a throttled or locked attempt answers the 429 page.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.conf import settings
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
@@ -25,9 +29,9 @@ from django.views.decorators.http import require_POST
 
 from bouncer.core.exceptions import InvalidCredentials
 from bouncer.core.http import safe_next_url
-from bouncer.users import services
-from bouncer.users.signin import SignInIncomplete, signin_attempt, signin_entry_point, signin_password_confirm, signin_succeeded_record
+from bouncer.users import selectors, services
 from bouncer.users.forms import SignInForm
+from bouncer.users.signin import SignInIncomplete, signin_attempt, signin_entry_point, signin_password_confirm, signin_succeeded_record
 
 #: One message for an unknown user, a wrong password and an inactive account.
 SIGN_IN_FAILED = "The username or password is not correct."
@@ -122,3 +126,43 @@ def admin_password_change(request: HttpRequest) -> HttpResponse:
         except (services.AccountLocked, services.SignInThrottled) as exc:
             return _throttled(request, exc.retry_after)
     return admin.site.admin_view(admin.site.password_change, cacheable=True)(request)
+
+
+#: How each credential kind is named on the page.
+KIND_LABELS = {"session": "Browser session", "token": "App token", "jwt": "JWT sign-in", "oauth2": "Authorized application"}
+
+
+@login_required
+@never_cache
+def sessions_page(request: HttpRequest) -> HttpResponse:
+    """Every live credential of the signed-in user, each with a sign-out button (no JavaScript)."""
+    listed = [
+        {**asdict(credential), "id": credential.id, "kind_label": KIND_LABELS.get(credential.kind, credential.kind)}
+        for credential in selectors.session_list_for_user(user=request.user, request=request)
+    ]
+    return render(request, "users/sessions.html", {"credentials": listed})
+
+
+@require_POST
+@csrf_protect
+@login_required
+@never_cache
+def session_revoke(request: HttpRequest, credential_id: str) -> HttpResponse:
+    try:
+        services.session_revoke(request=request, user=request.user, credential_id=credential_id)
+    except services.CredentialNotFound:
+        raise Http404 from None
+    if not request.user.is_authenticated or request.session.session_key is None:
+        return redirect(settings.LOGIN_URL)  # that was this browser's own session
+    messages.success(request, "Signed out.")
+    return redirect("sessions")
+
+
+@require_POST
+@csrf_protect
+@login_required
+@never_cache
+def session_revoke_others(request: HttpRequest) -> HttpResponse:
+    revoked = services.session_revoke_others(request=request, user=request.user)
+    messages.success(request, f"Signed out everywhere else ({revoked} signed out).")
+    return redirect("sessions")

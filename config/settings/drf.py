@@ -21,7 +21,7 @@ REST_FRAMEWORK = {
     # (other credentials pass); views with their own permissions compose it.
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
-        "bouncer.oauth.permissions.OAuth2MethodScope",
+        "bouncer.core.permissions.OAuth2MethodScope",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "bouncer.core.negotiation.SingleRendererNegotiation",

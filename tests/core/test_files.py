@@ -20,10 +20,10 @@ def test_sha256_hex_matches_the_toolkits_access_token_checksum(db, user):
 
 
 def test_sha256_hex_is_the_digest_every_token_store_uses():
+    import hashlib
+
     from bouncer.oauth.validators import checksum
     from bouncer.tokens.opaque.models import token_digest
-
-    import hashlib
 
     assert token_digest("k3y") == checksum("k3y") == sha256_hex("k3y") == hashlib.sha256(b"k3y").hexdigest()
 

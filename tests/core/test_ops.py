@@ -64,6 +64,6 @@ def test_swagger_ui_is_served_without_a_cdn(client):
 def test_admin_has_every_model(admin_client):
     for url in [
         "/admin/users/user/", "/admin/tokens/devicetoken/", "/admin/audit/auditevent/",
-        "/admin/articles/article/", "/admin/sessions/session/", "/admin/tokens/jwtfamily/",
+        "/admin/articles/article/", "/admin/users/usersession/", "/admin/tokens/jwtfamily/",
     ]:
         assert admin_client.get(url).status_code == 200, url

@@ -206,12 +206,11 @@ def _prefix_rules_hold(morsel) -> bool:
 
 @pytest.mark.django_db
 def test_production_cookies_as_set_obey_their_prefix_rules_and_csrf_still_works(tmp_path):
+    from django.conf import settings
     from django.test import override_settings
     from rest_framework.test import APIClient
 
     from tests.conftest import PASSWORD, make_user
-
-    from django.conf import settings
 
     values = cookie_settings(production(), tmp_path)
     names = {key: values["BOUNCER_JWT"][key] for key in ("ACCESS_COOKIE", "REFRESH_COOKIE", "REFRESH_COOKIE_PATH")}

@@ -21,8 +21,8 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken, RefreshToken
 
 from bouncer.audit.models import AuditAction, AuditEvent
-from bouncer.oauth.validators import BouncerOAuth2Validator
 from bouncer.oauth.grace import GraceAnswer, grace_answer_recall, grace_answer_remember, grace_cache_key
+from bouncer.oauth.validators import BouncerOAuth2Validator
 from tests.conftest import make_user
 from tests.oauth.conftest import TOKEN_URL, bearer, make_app, password_tokens
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
-from rest_framework.permissions import AND, OR, AllowAny
+from rest_framework.permissions import AND, AllowAny
 from rest_framework.views import APIView
 
+from bouncer.core.permissions import OAuth2MethodScope
 from bouncer.oauth.authentication import OAuth2BearerAuthentication
-from bouncer.oauth.permissions import OAuth2MethodScope
 from tests.conftest import make_user
 from tests.oauth.conftest import _forget_verified_secrets, bearer, make_app, password_tokens  # noqa: F401
-
 
 pytestmark = pytest.mark.django_db
 

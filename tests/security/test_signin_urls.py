@@ -17,9 +17,9 @@ from unittest import mock
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.hashers import get_hashers
 from django.core.cache import cache
 from django.db import transaction
-from django.contrib.auth.hashers import get_hashers
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from rest_framework.test import APIClient

@@ -1,7 +1,7 @@
 import pytest
-from django.contrib.sessions.models import Session
 
 from bouncer.audit.models import AuditAction, AuditEvent
+from bouncer.users.models import UserSession as Session
 from tests.conftest import PASSWORD, session_client
 
 pytestmark = pytest.mark.django_db

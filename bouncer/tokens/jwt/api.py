@@ -10,10 +10,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bouncer.core.permissions import SameOriginOrNonBrowser
 from bouncer.core.exceptions import InvalidCredentials
+from bouncer.core.permissions import SameOriginOrNonBrowser
 from bouncer.core.throttling import RefreshThrottle
 from bouncer.tokens.jwt import services
+from bouncer.tokens.jwt.authentication import JwtAuthentication
 from bouncer.tokens.jwt.cookies import clear_token_cookies, set_token_cookies
 from bouncer.tokens.jwt.keys import jwks
 from bouncer.tokens.jwt.serializers import (
@@ -23,7 +24,6 @@ from bouncer.tokens.jwt.serializers import (
     JwtRefreshInput,
     JwtVerifyInput,
 )
-from bouncer.tokens.jwt.authentication import JwtAuthentication
 from bouncer.users.api import INVALID_CREDENTIALS
 from bouncer.users.signin import signin_entry_point, signin_password
 

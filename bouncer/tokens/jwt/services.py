@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_event, audit_log, audit_record
+from bouncer.core import credentials
 from bouncer.core.exceptions import DomainError, error_body
+from bouncer.core.http import client_ip
 from bouncer.tokens.jwt.codec import ACCESS, REFRESH, InvalidJwt, jwt_decode, jwt_encode, uuid7
 from bouncer.tokens.jwt.models import JwtFamily, JwtRefreshToken
 from bouncer.tokens.jwt.rows import (
@@ -112,7 +114,11 @@ def jwt_obtain(*, user: User, request: HttpRequest | None) -> TokenPair:
     """A new sign-in: a new family and its first pair."""
     now = timezone.now()
     with transaction.atomic():  # one commit: family, refresh row, audit row
-        family = JwtFamily.objects.create(user=user, created_at=now, expires_at=now)
+        family = JwtFamily.objects.create(
+            user=user, created_at=now, expires_at=now, last_used_at=now,
+            ip_address=client_ip(request) if request is not None else None,
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:256] if request is not None else "",
+        )
         pair = _mint(user=user, family_id=family.pk, family_expires=None, now=now)
         audit_record(action=AuditAction.TOKEN_ISSUED, request=request, user=user, method="jwt", data={"family": str(family.pk)})
     jwt_purge_expired(now=now)
@@ -359,3 +365,35 @@ def _user_id(value) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise JwtRejected("token_invalid", "Token is invalid.") from None
+
+
+class JwtCredentials:
+    """JWT sign-ins (refresh-token families) in the credential registry (bouncer.core.credentials)."""
+
+    name = "jwt"
+
+    def list_for_user(self, *, user) -> list[credentials.Credential]:
+        rows = JwtFamily.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=timezone.now()).values_list(
+            "pk", "user_agent", "ip_address", "created_at", "last_used_at"
+        )
+        return [
+            credentials.Credential(
+                kind=self.name, key=str(pk), device=agent, address=address or "", created_at=created, last_used_at=used,
+            )
+            for pk, agent, address, created, used in rows
+        ]
+
+    def current_key(self, *, request) -> str | None:
+        auth = getattr(request, "auth", None)
+        return str(auth["fam"]) if isinstance(auth, dict) and auth.get("fam") else None
+
+    def revoke(self, *, user, key: str, request: HttpRequest | None, reason: str) -> bool:
+        family = JwtFamily.objects.filter(user=user, pk=key, revoked_at__isnull=True).first()
+        if family is None:
+            return False
+        family.user = user
+        jwt_revoke_family(family=family, request=request, reason=reason)
+        return True
+
+    def revoke_all(self, *, user, request: HttpRequest | None, reason: str, keep: str | None = None) -> int:
+        return jwt_revoke_for_user(user=user, request=request, reason=reason, keep_family=keep)

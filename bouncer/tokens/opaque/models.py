@@ -43,6 +43,10 @@ class DeviceToken(models.Model):
     device_name = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
+    #: Where the token was issued to, for the user's list of devices.
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    #: Coarse: written at most once per LAST_USED_RESOLUTION_SECONDS (bouncer.core.credentials).
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "DRF token"

@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
+from bouncer.core import credentials
+from bouncer.core.http import client_ip
 from bouncer.tokens.opaque.models import DeviceToken, token_digest, token_generate_key
 
 #: Expired rows removed per issue, so the table stays bounded without a cron job.
@@ -37,7 +39,7 @@ def token_issue(*, user, request: HttpRequest | None, device_name: str = "") -> 
     """
     for attempt in range(3):
         try:
-            token, key = _token_create(user=user, device_name=device_name)
+            token, key = _token_create(user=user, device_name=device_name, ip_address=client_ip(request) if request is not None else None)
             break
         except IntegrityError:
             if attempt == 2:
@@ -52,7 +54,7 @@ def token_issue(*, user, request: HttpRequest | None, device_name: str = "") -> 
     return IssuedToken(key=key, token=token)
 
 
-def _token_create(*, user, device_name: str) -> tuple[DeviceToken, str]:
+def _token_create(*, user, device_name: str, ip_address: str | None) -> tuple[DeviceToken, str]:
     now = timezone.now()
     key = token_generate_key()
     with transaction.atomic():
@@ -65,6 +67,8 @@ def _token_create(*, user, device_name: str) -> tuple[DeviceToken, str]:
             device_name=device_name,
             created_at=now,
             expires_at=now + timedelta(hours=settings.BOUNCER_TOKEN_TTL_HOURS),
+            ip_address=ip_address,
+            last_used_at=now,
         )
         token_purge_expired(now=now)
     return token, key
@@ -107,3 +111,51 @@ def token_purge_expired(*, now: datetime | None = None, batch: int = PURGE_BATCH
         return 0
     count, _ = DeviceToken.objects.filter(pk__in=expired).delete()
     return count
+
+
+def token_seen(*, token: DeviceToken, now: datetime | None = None) -> None:
+    """Record that ``token`` was used: one UPDATE at most per resolution, never per request.
+
+    Called with a row just read from the database (a cache miss, or every
+    request without the cache); ``update()`` on purpose, so the token's cache
+    entry is not invalidated by it.
+    """
+    now = now or timezone.now()
+    last = token.last_used_at
+    if last is None or (now - last).total_seconds() >= credentials.LAST_USED_RESOLUTION_SECONDS:
+        DeviceToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+
+
+class TokenCredentials:
+    """DRF device tokens in the credential registry (bouncer.core.credentials)."""
+
+    name = "token"
+
+    def list_for_user(self, *, user) -> list[credentials.Credential]:
+        rows = DeviceToken.objects.filter(user=user, expires_at__gt=timezone.now()).values_list(
+            "pk", "device_name", "ip_address", "created_at", "last_used_at"
+        )
+        return [
+            credentials.Credential(
+                kind=self.name, key=str(pk), device=device or "unnamed device", address=address or "",
+                created_at=created, last_used_at=used,
+            )
+            for pk, device, address, created, used in rows
+        ]
+
+    def current_key(self, *, request) -> str | None:
+        auth = getattr(request, "auth", None)
+        return str(auth.pk) if isinstance(auth, DeviceToken) else None
+
+    def revoke(self, *, user, key: str, request: HttpRequest | None, reason: str) -> bool:
+        token = DeviceToken.objects.filter(user=user, pk=key).first()
+        if token is None:
+            return False
+        token.user = user  # for the audit row, without another query
+        token_revoke(token=token, request=request, reason=reason)
+        return True
+
+    def revoke_all(self, *, user, request: HttpRequest | None, reason: str, keep: str | None = None) -> int:
+        kept = DeviceToken(pk=int(keep)) if keep is not None else None
+        return token_revoke_all_for_user(user=user, request=request, keep=kept, reason=reason)
