@@ -8,6 +8,7 @@ through every surface it can be used on, with the auth cache warm and with it of
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.management import call_command
 from django.test import Client, override_settings
@@ -372,3 +373,22 @@ def test_unredeemed_authorization_code_yields_no_token_after_a_lifecycle_event(e
     response = exchange(app, code, verifier)
     assert response.status_code == 400, response.content
     assert "access_token" not in response.json()
+
+
+@override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+    **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login_account": "100/min"}})
+def test_own_password_change_on_the_admin_page_keeps_that_page_signed_in_and_ends_the_rest():
+    """/admin/password_change/ sets the password through Django's own form: the
+    lifecycle revokes every other credential, and the admin page that made the
+    change stays signed in (Django's update_session_auth_hash), as on the API."""
+    staff = make_user("root", is_staff=True)
+    others = [KINDS[kind](staff) for kind in sorted(KINDS)]
+    admin = Client()
+    assert admin.post("/admin/login/", {"username": "root", "password": PASSWORD}).status_code == 302
+    response = admin.post(
+        "/admin/password_change/",
+        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+    assert response.status_code == 302 and response["Location"].endswith("/admin/password_change/done/")
+    assert admin.get("/admin/").status_code == 200
+    assert [c.kind for c in others if c.surfaces_still_working()] == []
