@@ -12,7 +12,9 @@ Both values come from the cache at the same moment, so nothing here can be
 staler than the two separate reads would be.
 
 Everything else — writes, expiry, the database fallback — is ``cached_db``'s.
-With the auth cache off it behaves exactly like ``cached_db``.
+With the auth cache off (no Redis) every load reads the row, as the ``db``
+engine does: an in-process cache cannot learn that another worker or node
+revoked the session.
 
 Rows are ``UserSession`` (Django's documented seam: ``get_model_class`` and
 ``create_model_instance``), with the user, the address and user agent at
@@ -33,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
+from django.contrib.sessions.backends.db import SessionStore as DBStore
 from django.core.cache import caches
 from django.db import transaction
 from django.http import HttpRequest
@@ -113,7 +116,13 @@ class SessionStore(CachedDBStore):
     def _load_with_user(self):
         user_cache_prefetched_set(user_id=None, snapshot=None)
         session_key = self.session_key
-        if not auth_cache_enabled() or not session_key:
+        if not auth_cache_enabled():
+            # No cache shared by every process (no Redis): a session revoked
+            # by another worker or node deleted its row and only *that*
+            # process's cached copy, so a copy here may be of a dead session.
+            # Read the row (the ``db`` engine's load), never this process's copy.
+            return DBStore.load(self)
+        if not session_key:
             return super().load()
         hinted_user = _HINTS.get(session_key)
         data = None

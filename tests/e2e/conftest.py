@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -71,15 +72,12 @@ def live_server_env(server_db_url, tmp_path_factory):
     return env
 
 
-@pytest.fixture(scope="session")
-def live_server_url(live_server_env):
-    env = live_server_env
+@contextmanager
+def bouncer_server(env: dict, *, log_name: str = "server.log"):
+    """One gunicorn node (two workers) on a free port of 127.0.0.1; yields its URL."""
     local = Path(env["BOUNCER_LOCAL_DIR"])
     port = _free_port()
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
-    subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
-    log = open(local / "server.log", "wb")
+    log = open(local / log_name, "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -94,10 +92,20 @@ def live_server_url(live_server_env):
             except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still warming up
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start:\n{(local / 'server.log').read_text()}")
+                raise RuntimeError(f"server did not start:\n{(local / log_name).read_text()}")
             time.sleep(0.2)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server_url(live_server_env):
+    env = live_server_env
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
+    subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
+    with bouncer_server(env) as url:
+        yield url

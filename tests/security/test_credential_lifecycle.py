@@ -392,3 +392,20 @@ def test_own_password_change_on_the_admin_page_keeps_that_page_signed_in_and_end
     assert response.status_code == 302 and response["Location"].endswith("/admin/password_change/done/")
     assert admin.get("/admin/").status_code == 200
     assert [c.kind for c in others if c.surfaces_still_working()] == []
+
+
+@override_settings(BOUNCER_AUTH_CACHE_SECONDS=0)
+def test_session_revoked_on_another_node_without_a_shared_cache_stops_working():
+    """Without Redis every process has its own cache. A session revoked on
+    another node (or worker) deletes the row and only that process's cached
+    copy, which a raw DELETE stands in for here: this process must not keep
+    serving the session from its own cache."""
+    from django.db import connection
+
+    from bouncer.users.models import UserSession
+
+    client = session_client(make_user("alice"))
+    assert client.get(PROFILE).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {UserSession._meta.db_table}")
+    assert client.get(PROFILE).status_code == 401
