@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from functools import wraps
 from urllib.parse import unquote_plus
 
 from django.http import HttpRequest, JsonResponse
 
+from bouncer.core.digests import sha256_hex
+from bouncer.core.exceptions import oauth_error
 from bouncer.core.http import client_bucket
 from bouncer.core.throttling import Hit, OAuthTokenThrottle, throttle_count, throttle_peek, throttle_wait
 
@@ -36,11 +37,8 @@ CLIENT_SCOPE = "oauth_client"
 
 
 def rate_limited(wait: int) -> JsonResponse:
-    response = JsonResponse(
-        {"error": "rate_limited", "error_description": f"Too many requests. Retry in {wait} seconds."}, status=429
-    )
+    response = oauth_error("rate_limited", f"Too many requests. Retry in {wait} seconds.", 429)
     response["Retry-After"] = str(wait)
-    response["Cache-Control"] = "no-store"
     return response
 
 
@@ -81,7 +79,7 @@ def throttle_client_requests(view_func):
         client_id, _ = client_credentials_presented(request)
         hits = [Hit(CLIENT_SCOPE, client_bucket(request) or "")]
         if client_id:
-            hits.append(Hit(CLIENT_SCOPE, "id:" + hashlib.sha256(client_id.encode("utf-8", "replace")).hexdigest()[:32]))
+            hits.append(Hit(CLIENT_SCOPE, "id:" + sha256_hex(client_id)[:32]))
         wait = throttle_peek(hits)
         if wait:
             return rate_limited(wait)

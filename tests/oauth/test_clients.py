@@ -87,3 +87,13 @@ def test_admin_refuses_implicit_grant(db):
     })
     assert response.status_code == 200  # form redisplayed with errors
     assert not Application.objects.exists()
+
+
+def test_create_client_owner_is_found_like_a_sign_in_and_an_unknown_owner_is_refused():
+    owner = make_user("Ärger")
+    out = StringIO()
+    call_command("oauth_create_client", "Owned", "--grant", "client-credentials", "--owner", "ärger", stdout=out)
+    assert Application.objects.get(name="Owned").user == owner
+    with pytest.raises(CommandError, match="No user"):
+        call_command("oauth_create_client", "Orphan", "--grant", "client-credentials", "--owner", "nobody", stdout=StringIO())
+    assert not Application.objects.filter(name="Orphan").exists()

@@ -33,9 +33,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         owner = None
         if options["owner"]:
-            owner = User.objects.filter(username__iexact=options["owner"]).first()
-            if owner is None:
-                raise CommandError(f"No user {options['owner']!r}")
+            try:
+                # The one username comparison (NFKC + casefold), as at sign-in.
+                owner = User.objects.get_by_natural_key(options["owner"])
+            except User.DoesNotExist:
+                raise CommandError(f"No user {options['owner']!r}") from None
         grant = GRANT_ALIASES[options["grant"]]
         assert grant in CLIENT_GRANT_TYPES
         try:
