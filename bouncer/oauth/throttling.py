@@ -4,7 +4,9 @@ django-oauth-toolkit's views are plain Django views, so DRF's throttling
 never runs for them.
 
 - ``/o/token/`` (``throttle_token_requests``): every request counts per
-  client address (``OAuthTokenThrottle``, ``BOUNCER_THROTTLE_OAUTH_TOKEN``).
+  client address (``OAuthTokenThrottle``, ``BOUNCER_THROTTLE_OAUTH_TOKEN``),
+  and a failed client authentication also per claimed ``client_id`` (the
+  same count as the two below).
   The password grant's per-account throttle and lockout are the sign-in
   flow's (``bouncer.users.signin``, reached from the validator's
   ``validate_user``), counted together with every other password sign-in of
@@ -59,14 +61,33 @@ def client_credentials_presented(request: HttpRequest) -> tuple[str, str]:
     return (client_id if isinstance(client_id, str) else ""), (secret if isinstance(secret, str) else "")
 
 
+def _client_hit(client_id: str) -> Hit:
+    """The per-client count: one key for a client id on every endpoint that checks its secret."""
+    return Hit(CLIENT_SCOPE, "id:" + sha256_hex(client_id)[:32])
+
+
 def throttle_token_requests(view_func):
     @wraps(view_func)
     def wrapped(request, *args, **kwargs):
-        if request.method == "POST":
-            wait = throttle_wait(request, [OAuthTokenThrottle])
-            if wait:
-                return rate_limited(wait)
-        return view_func(request, *args, **kwargs)
+        if request.method != "POST":
+            return view_func(request, *args, **kwargs)
+        wait = throttle_wait(request, [OAuthTokenThrottle])
+        if wait:
+            return rate_limited(wait)
+        # A secret guessed here costs a hash like one at /o/introspect/: failed
+        # client authentications count on the same per-client-id throttle, so
+        # spreading guesses over addresses (or endpoints) does not help. Only
+        # requests that present a secret are refused over it (a public
+        # client's PKCE exchange never hashes one).
+        client_id, secret = client_credentials_presented(request)
+        hits = [_client_hit(client_id)] if client_id and secret else []
+        wait = throttle_peek(hits) if hits else None
+        if wait:
+            return rate_limited(wait)
+        response = view_func(request, *args, **kwargs)
+        if hits and response.status_code == 401:  # invalid_client: the secret did not verify
+            throttle_count(hits)
+        return response
 
     return wrapped
 
@@ -79,7 +100,7 @@ def throttle_client_requests(view_func):
         client_id, _ = client_credentials_presented(request)
         hits = [Hit(CLIENT_SCOPE, client_bucket(request) or "")]
         if client_id:
-            hits.append(Hit(CLIENT_SCOPE, "id:" + sha256_hex(client_id)[:32]))
+            hits.append(_client_hit(client_id))
         wait = throttle_peek(hits)
         if wait:
             return rate_limited(wait)

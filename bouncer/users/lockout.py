@@ -5,7 +5,11 @@ the same key as the per-account throttle), so it works the same for names
 that do not exist (no account enumeration) and costs no query.
 Counters live in the cache (Redis in production, shared by every node); the
 count and the lock use atomic cache operations (``add`` + ``incr``) so
-parallel attempts cannot slip past the limit.
+parallel attempts cannot slip past the limit: an attempt reserves its place
+in the count (``lockout_attempt_begin``) *before* its password is looked at,
+and a failure keeps it (``lockout_record_failure``), a success clears the
+count (``lockout_reset``). Counting only after the check, N guesses sent at
+once all passed the "not locked" test before the first one was counted.
 
 Trade-off, documented in docs/security.md: anyone can lock a known username
 for ``BOUNCER_LOCKOUT_SECONDS``; the per-address throttle bounds how fast.
@@ -37,29 +41,48 @@ def lockout_remaining(*, username: str) -> int | None:
     the full lockout period again for every refused attempt.
     """
     until = cache.get(_lock_key(username))
-    if until is None:
+    left = None if until is None else float(until) - time.time()
+    if left is None or left <= 0:
+        # The value, not the entry's expiry, says when the lock ends: a cache
+        # may keep the entry a moment longer, and the lock must not outlive it.
         return None
-    return max(1, math.ceil(float(until) - time.time()))
+    return max(1, math.ceil(left))
 
 
 def lockout_active(*, username: str) -> bool:
     return lockout_remaining(username=username) is not None
 
 
-def lockout_record_failure(*, username: str) -> bool:
-    """Count one failure; returns True when this failure locks the username."""
+def lockout_attempt_begin(*, username: str) -> tuple[int | None, int]:
+    """Reserve one attempt on the username before its password is checked.
+
+    Returns (seconds to wait, None when the attempt may go on; the attempt's
+    place in the failure count). Refused while locked, and when the attempts
+    already in flight use up the allowance: they may still lock the account,
+    so the answer is the whole lockout period.
+    """
+    remaining = lockout_remaining(username=username)
+    if remaining is not None:
+        return remaining, 0
     window = settings.BOUNCER_LOCKOUT_SECONDS
     key = _failures_key(username)
     cache.add(key, 0, timeout=window)
     try:
-        failures = cache.incr(key)
+        place = cache.incr(key)
     except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=window)
-        failures = 1
-    if failures >= settings.BOUNCER_LOCKOUT_ATTEMPTS:
+        place = 1 if cache.add(key, 1, timeout=window) else cache.incr(key)
+    if place > settings.BOUNCER_LOCKOUT_ATTEMPTS:
+        return lockout_remaining(username=username) or window, place
+    return None, place
+
+
+def lockout_record_failure(*, username: str, place: int) -> bool:
+    """The attempt reserved at ``place`` failed (it stays counted); True when it locks the username."""
+    window = settings.BOUNCER_LOCKOUT_SECONDS
+    if place >= settings.BOUNCER_LOCKOUT_ATTEMPTS:
         # add() is atomic: only the attempt that creates the lock reports it.
         locked_now = cache.add(_lock_key(username), time.time() + window, timeout=window)
-        cache.delete(key)
+        cache.delete(_failures_key(username))
         return locked_now
     return False
 

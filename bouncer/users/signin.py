@@ -49,7 +49,7 @@ from bouncer.audit.services import audit_record
 from bouncer.core.exceptions import DomainError, InvalidCredentials
 from bouncer.core.http import client_bucket
 from bouncer.core.throttling import Hit, account_ident, throttle_count, throttle_hit, throttle_peek
-from bouncer.users.lockout import lockout_record_failure, lockout_remaining, lockout_reset
+from bouncer.users.lockout import lockout_attempt_begin, lockout_record_failure, lockout_remaining, lockout_reset
 
 #: The per-account throttle's scope, shared by every way in.
 ACCOUNT_SCOPE = "login_account"
@@ -233,19 +233,23 @@ def _check(*, attempt: SignInAttempt, request, username: str, verify: Callable[[
         hits.append(Hit(attempt.address_scope, address))
     wait = throttle_peek(hits) if attempt.per_request else throttle_hit(hits)
     if wait is not None:
-        raise SignInThrottled(wait)
-    remaining = lockout_remaining(username=username)
-    if remaining is not None:
-        audit_record(action=AuditAction.LOGIN_FAILED, request=request, username=username, method=attempt.method, data={"reason": "locked"})
-        raise AccountLocked(remaining)
+        # Waiting out the throttle alone would meet the lock, if there is one:
+        # Retry-After is the later of the two.
+        raise SignInThrottled(max(wait, lockout_remaining(username=username) or 0))
     if "\x00" in username:
         # PostgreSQL refuses a NUL byte in the lookup and in the audit row
         # (a 500); no account can have that name, so nothing to look up or record.
         return None
+    # The attempt takes its place in the lockout count before the password is
+    # looked at, so parallel guesses cannot all pass a "not locked yet" test.
+    remaining, place = lockout_attempt_begin(username=username)
+    if remaining is not None:
+        audit_record(action=AuditAction.LOGIN_FAILED, request=request, username=username, method=attempt.method, data={"reason": "locked"})
+        raise AccountLocked(remaining)
     user = verify()
     if user is None:
         audit_record(action=AuditAction.LOGIN_FAILED, request=request, username=username, method=attempt.method)
-        if lockout_record_failure(username=username):
+        if lockout_record_failure(username=username, place=place):
             audit_record(action=AuditAction.ACCOUNT_LOCKED, request=request, username=username, method=attempt.method)
         if attempt.per_request:
             throttle_count(hits)

@@ -1,0 +1,115 @@
+"""The sign-in flow tried as an attacker (issue 8's attack pass).
+
+Each test is an attack that worked on the merged flow: parallel wrong
+guesses past the lockout limit, a ``Retry-After`` that sends an obedient
+client into a second refusal, client-secret guessing at ``/o/token/``
+unlimited per client.
+
+The parallel tests use real threads, each with its own database connection,
+released together by a barrier (as tests/tokens/test_jwt_concurrency.py);
+meaningful on PostgreSQL with Redis, and the same outcome must hold on SQLite.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.db import connection
+from django.test import Client, RequestFactory, override_settings
+from rest_framework.test import APIClient
+
+from bouncer.audit.models import AuditAction, AuditEvent
+from bouncer.core.exceptions import InvalidCredentials
+from bouncer.users.signin import AccountLocked, SignInThrottled, signin_password
+from tests.conftest import PASSWORD, make_user
+from tests.oauth.conftest import make_app, post_form
+
+THREADS = 10
+
+RELAXED = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {k: "1000/min" for k in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]}}
+
+
+def rates(**overrides):
+    return {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**RELAXED["DEFAULT_THROTTLE_RATES"], **overrides}}
+
+
+def parallel(work) -> list:
+    barrier = threading.Barrier(THREADS)
+    outcomes, lock = [], threading.Lock()
+
+    def worker(i):
+        try:
+            barrier.wait(timeout=30)
+            result = work(i)
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(outcomes) == THREADS
+    return outcomes
+
+
+def _guess(i):
+    request = RequestFactory().post("/api/accounts/login/", REMOTE_ADDR=f"10.40.0.{i}")
+    try:
+        signin_password(request=request, username="alice", password=f"wrong-{i}", method="session")
+    except InvalidCredentials:
+        return "checked"
+    except (AccountLocked, SignInThrottled):
+        return "refused"
+    return "signed in"
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(REST_FRAMEWORK=RELAXED, BOUNCER_LOCKOUT_ATTEMPTS=3, BOUNCER_LOCKOUT_SECONDS=600)
+def test_parallel_wrong_guesses_check_no_more_passwords_than_the_lockout_allows():
+    make_user("alice")
+    outcomes = parallel(_guess)
+    assert outcomes.count("checked") == 3, outcomes  # the rest refused before the password was looked at
+    assert outcomes.count("refused") == THREADS - 3
+    assert AuditEvent.objects.filter(action=AuditAction.ACCOUNT_LOCKED).count() == 1
+    # And the account is locked on every way in, the right password included.
+    locked = APIClient().post("/api/auth-token/", {"username": "alice", "password": PASSWORD}, format="json")
+    assert locked.status_code == 429
+
+
+@pytest.mark.django_db
+@override_settings(REST_FRAMEWORK=rates(login_account="5/min"), BOUNCER_LOCKOUT_ATTEMPTS=3, BOUNCER_LOCKOUT_SECONDS=600)
+def test_retry_after_of_a_throttled_locked_account_covers_the_lock():
+    """Locked, then hammered until the account throttle answers too: its
+    Retry-After must not be the throttle's minute while the lock lasts ten."""
+    make_user("alice")
+    with time_machine.travel("2026-01-01 00:00:00", tick=False) as clock:
+        api = APIClient()
+        answers = [api.post("/api/accounts/login/", {"username": "alice", "password": "wrong"}, format="json") for _ in range(6)]
+        assert all(a.status_code < 429 for a in answers[:3])
+        last = answers[-1]
+        assert last.status_code == 429
+        clock.shift(int(last["Retry-After"]))
+        again = api.post("/api/accounts/login/", {"username": "alice", "password": PASSWORD}, format="json")
+    assert again.status_code == 200, (last["Retry-After"], again.status_code, again.content)
+
+
+@pytest.mark.django_db
+def test_client_secret_guessing_at_the_token_endpoint_is_throttled_per_client_id_across_addresses():
+    app = make_app("client-credentials")
+    with override_settings(REST_FRAMEWORK=rates(oauth_client="3/min")):
+        failures = [
+            post_form("/o/token/", {"grant_type": "client_credentials", "client_id": app.client_id, "client_secret": f"guess-{i}"},
+                      client=Client(REMOTE_ADDR=f"10.42.{i}.1")).status_code
+            for i in range(3)
+        ]
+        refused = post_form("/o/token/", {"grant_type": "client_credentials", "client_id": app.client_id, "client_secret": app.secret},
+                            client=Client(REMOTE_ADDR="10.42.9.9"))
+    assert failures == [401, 401, 401]
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+    assert refused.json()["error"] == "rate_limited"
