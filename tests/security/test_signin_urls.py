@@ -1,9 +1,11 @@
 """Every URL that checks a password or a client secret goes through the sign-in flow.
 
 The URLs are not a hand list: every pattern of the URLconf is probed with a
-POST carrying a wrong password and a wrong client secret (anonymous, then
-signed in), and a URL "takes a password or a client secret" when a password
-hasher verified something while it answered. Each such URL must carry the
+POST carrying a wrong password and a wrong client secret under each field
+name a password arrives in (anonymous, then signed in), and with PUT, PATCH
+and DELETE signed in (JSON, or a form when JSON is refused); a URL "takes a
+password or a client secret" when a password hasher verified something
+while it answered. Each such URL must carry the
 flow's mark (``bouncer.users.signin.signin_entry_point``) and have a driver
 below, which proves it is throttled, locks out (passwords) and writes audit
 rows. A new endpoint that checks a password without the flow fails here.
@@ -11,9 +13,11 @@ rows. A new endpoint that checks a password without the flow fails here.
 
 from __future__ import annotations
 
+import json
 import re
 from contextlib import contextmanager
 from unittest import mock
+from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
@@ -100,10 +104,37 @@ def probe_bodies(client_id: str) -> list[dict]:
     client = {"client_id": client_id, "client_secret": "wrong-secret"}
     return [
         {"username": "alice", "password": "wrong-password"},
+        {"password": "wrong-password"},
+        {"current_password": "wrong-password"},
         {"old_password": "wrong-password", "new_password": "n3w-Passw0rd-x"},
         {"grant_type": "password", "username": "alice", "password": "wrong-password", **client},
         {"token": "x", **client},
     ]
+
+
+def _probes(anonymous, signed_in, staff):
+    """(client, method) pairs: POST as everyone; the other writes signed in (a
+    password confirmation behind PUT, PATCH or DELETE guards an account's own
+    change), the staff's admin pages being POST forms."""
+    yield from ((client, "post") for client in (anonymous, signed_in, staff))
+    yield from ((signed_in, method) for method in ("put", "patch", "delete"))
+
+
+def _send(client, method, path, body):
+    """A form POST (what pages and OAuth clients send), JSON for the other
+    methods; a 415 retries in the other encoding, so a JSON-only or form-only
+    endpoint is reached either way."""
+    as_json = method != "post"
+    for encoding in (as_json, not as_json):
+        if encoding:
+            response = getattr(client, method)(path, json.dumps(body), content_type="application/json")
+        elif method == "post":
+            response = client.post(path, body)
+        else:
+            response = getattr(client, method)(path, urlencode(body), content_type="application/x-www-form-urlencoded")
+        if response.status_code != 415:
+            return response
+    return response
 
 
 @override_settings(REST_FRAMEWORK=rates())  # the probe itself must not be throttled
@@ -123,15 +154,17 @@ def verifying_urls() -> dict[str, object]:
         signed_in, staff = Client(), Client()
         signed_in.force_login(user)
         staff.force_login(root)
-        for client in (Client(), signed_in, staff):
+        for client, method in _probes(Client(), signed_in, staff):
             for body in probe_bodies(app.client_id):
                 cache.clear()  # no lockout or throttle left by the previous probe
                 # Rolled back: a staff POST to an admin page may change or delete rows.
                 with transaction.atomic(), verifications() as seen:
-                    client.post(path, body)
+                    response = _send(client, method, path, body)
                     transaction.set_rollback(True)
                 if seen:
                     found[path] = callback
+                if response.status_code == 405:
+                    break  # no such method here: the other bodies would answer the same
     assert not unresolvable, f"could not build a path for {unresolvable}: teach _sample their syntax"
     return found
 
@@ -258,3 +291,10 @@ def test_client_secret_url_is_throttled_per_address_and_audits(db, path):
     assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
     assert refused.json()["error"] == "rate_limited"
     assert AuditEvent.objects.filter(action=AuditAction.CLIENT_AUTH_FAILED).count() == 2
+
+
+@override_settings(ROOT_URLCONF="tests.security.signin_probe_urls")
+def test_probe_finds_a_password_check_behind_another_method_field_and_parser(alice):
+    """The probe itself: a password check behind DELETE, JSON only, under
+    ``current_password`` must be found (it slipped past a POST-only probe)."""
+    assert set(verifying_urls()) == {"/api/accounts/close/"}
