@@ -186,6 +186,22 @@ def throttle_hit(hits: list[Hit], *, now: float | None = None) -> int | None:
     return max(1, math.ceil(max(waits) - _EPSILON))
 
 
+def throttle_release(hits: list[Hit], *, now: float) -> None:
+    """Take back one request counted by ``throttle_hit(hits, now=now)`` (it turned out not to count).
+
+    For a credential sent with every request (Basic): counting it first and
+    giving a success back keeps parallel failures within the limit, where
+    looking first and counting failures after let a burst all pass the look.
+    """
+    keys = []
+    for hit in hits:
+        rate = scope_rate(hit.scope)
+        if rate is not None and hit.ident:
+            keys.append(_keys(f"{hit.scope}:{hit.ident}", now, rate[1])[0])
+    if keys:
+        _take_back(keys)
+
+
 def throttle_peek(hits: list[Hit], *, now: float | None = None) -> int | None:
     """Like ``throttle_hit`` but counts nothing: the seconds to wait if a hit would be refused."""
     now = time.time() if now is None else now

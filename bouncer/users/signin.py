@@ -34,6 +34,7 @@ get no user for an incomplete result.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -48,7 +49,7 @@ from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
 from bouncer.core.exceptions import DomainError, InvalidCredentials
 from bouncer.core.http import client_bucket
-from bouncer.core.throttling import Hit, account_ident, throttle_count, throttle_hit, throttle_peek
+from bouncer.core.throttling import Hit, account_ident, throttle_hit, throttle_release
 from bouncer.users.lockout import lockout_attempt_begin, lockout_record_failure, lockout_remaining, lockout_reset
 
 #: The per-account throttle's scope, shared by every way in.
@@ -113,8 +114,8 @@ class SignInAttempt:
     method: str
     #: The per-address throttle's scope; None when the entry point already throttles per address.
     address_scope: str | None = "login"
-    #: A credential sent with every request (Basic): only failures count, so
-    #: a well-behaved client is not throttled by its own requests.
+    #: A credential sent with every request (Basic): a success is given back
+    #: to the throttles, so a well-behaved client is not throttled by its own requests.
     per_request: bool = False
     #: Whether the caller can run a step after the password (only ``signin_password``'s callers can).
     multi_step: bool = False
@@ -231,7 +232,10 @@ def _check(*, attempt: SignInAttempt, request, username: str, verify: Callable[[
     address = client_bucket(request) if request is not None and attempt.address_scope else None
     if address:
         hits.append(Hit(attempt.address_scope, address))
-    wait = throttle_peek(hits) if attempt.per_request else throttle_hit(hits)
+    now = time.time()
+    # Counted before the password is looked at, Basic's too (its success is
+    # given back below): a burst in parallel cannot all pass a look.
+    wait = throttle_hit(hits, now=now)
     if wait is not None:
         # Waiting out the throttle alone would meet the lock, if there is one:
         # Retry-After is the later of the two.
@@ -251,8 +255,8 @@ def _check(*, attempt: SignInAttempt, request, username: str, verify: Callable[[
         audit_record(action=AuditAction.LOGIN_FAILED, request=request, username=username, method=attempt.method)
         if lockout_record_failure(username=username, place=place):
             audit_record(action=AuditAction.ACCOUNT_LOCKED, request=request, username=username, method=attempt.method)
-        if attempt.per_request:
-            throttle_count(hits)
         return None
     lockout_reset(username=username)
+    if attempt.per_request:
+        throttle_release(hits, now=now)  # a per-request credential's success does not use up the throttles
     return user

@@ -12,6 +12,8 @@ meaningful on PostgreSQL with Redis, and the same outcome must hold on SQLite.
 
 from __future__ import annotations
 
+import base64
+import re
 import threading
 
 import pytest
@@ -113,3 +115,86 @@ def test_client_secret_guessing_at_the_token_endpoint_is_throttled_per_client_id
     assert failures == [401, 401, 401]
     assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
     assert refused.json()["error"] == "rate_limited"
+
+
+SIGN_IN_PATHS = ["/api/accounts/login/", "/accounts/login/", "/admin/login/", "/api/auth-token/", "/api/token/", "/o/token/"]
+
+
+def _answer(response) -> tuple:
+    """What a client sees, minus what differs on every request (the CSRF token of a page)."""
+    body = response.content.decode()
+    body = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", body)
+    body = re.sub(r"(username|name)=\"?(nobody|alice|dormant)\"?|value=\"(nobody|alice|dormant)\"", "", body)
+    headers = {k: v for k, v in response.items() if k.lower() in ("www-authenticate", "content-type", "retry-after", "location")}
+    return response.status_code, headers, body.replace("nobody", "").replace("dormant", "").replace("alice", "")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", SIGN_IN_PATHS)
+@override_settings(REST_FRAMEWORK=RELAXED)
+def test_unknown_wrong_and_inactive_answer_alike_on_every_way_in(path):
+    from tests.security.test_signin_urls import PASSWORD_DRIVERS
+
+    make_user("alice")
+    make_user("dormant", is_active=False)
+    attempt = PASSWORD_DRIVERS[path][0]
+    answers = {
+        "unknown": _answer(attempt("nobody", PASSWORD, "10.43.0.1")),
+        "wrong": _answer(attempt("alice", "wrong-password-1", "10.43.0.2")),
+        "inactive": _answer(attempt("dormant", PASSWORD, "10.43.0.3")),
+    }
+    assert answers["unknown"][0] in (400, 401, 200), answers["unknown"]
+    assert answers["unknown"] == answers["wrong"] == answers["inactive"], answers
+
+
+@pytest.mark.django_db
+@override_settings(REST_FRAMEWORK=RELAXED, BOUNCER_BASIC_AUTH_ENABLED=True)
+def test_unknown_wrong_and_inactive_answer_alike_over_basic():
+    make_user("alice")
+    make_user("dormant", is_active=False)
+
+    def basic(username, password):
+        raw = base64.b64encode(f"{username}:{password}".encode()).decode()
+        return _answer(APIClient().get("/api/accounts/profile/", HTTP_AUTHORIZATION=f"Basic {raw}"))
+
+    assert basic("nobody", PASSWORD) == basic("alice", "wrong-password-1") == basic("dormant", PASSWORD)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", SIGN_IN_PATHS)
+@override_settings(REST_FRAMEWORK=RELAXED, BOUNCER_LOCKOUT_ATTEMPTS=2, BOUNCER_LOCKOUT_SECONDS=600)
+def test_a_locked_unknown_name_answers_like_a_locked_account(path):
+    from tests.security.test_signin_urls import PASSWORD_DRIVERS
+
+    make_user("alice")
+    attempt = PASSWORD_DRIVERS[path][0]
+    with time_machine.travel("2026-01-01 00:00:00", tick=False):
+        for name in ("nobody", "alice"):
+            for i in range(2):
+                attempt(name, "wrong", f"10.44.{i}.1")
+        assert _answer(attempt("nobody", "wrong", "10.44.9.1")) == _answer(attempt("alice", PASSWORD, "10.44.9.2"))
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(REST_FRAMEWORK=rates(login="3/min"), BOUNCER_BASIC_AUTH_ENABLED=True)
+def test_parallel_basic_guesses_from_one_address_stop_at_its_limit():
+    """Password spraying over Basic: one address, a different name per request, all at once."""
+    for i in range(THREADS):
+        make_user(f"user{i}")
+
+    def work(i):
+        raw = base64.b64encode(f"user{i}:wrong-{i}".encode()).decode()
+        return APIClient().get("/api/accounts/profile/", HTTP_AUTHORIZATION=f"Basic {raw}", REMOTE_ADDR="10.45.0.1").status_code
+
+    outcomes = parallel(work)
+    assert outcomes.count(401) <= 3, outcomes
+    assert outcomes.count(429) >= THREADS - 3, outcomes
+
+
+@pytest.mark.django_db
+@override_settings(REST_FRAMEWORK=rates(login="3/min", login_account="3/min"), BOUNCER_BASIC_AUTH_ENABLED=True)
+def test_basic_successes_still_do_not_use_up_the_address_throttle():
+    make_user("alice")
+    raw = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+    answers = [APIClient().get("/api/accounts/profile/", HTTP_AUTHORIZATION=f"Basic {raw}", REMOTE_ADDR="10.46.0.1").status_code for _ in range(6)]
+    assert answers == [200] * 6
