@@ -47,12 +47,25 @@ def client_secret_known(*, client_id: str, secret: str, stored_hash: str) -> boo
 
 
 def client_secret_remember(*, client_id: str, secret: str, stored_hash: str) -> None:
-    key = _digest(client_id, secret, stored_hash)
+    keys = (_digest(client_id, secret, stored_hash), _digest(client_id, secret, ""))
     with _lock:
-        _verified[key] = time.monotonic()
-        _verified.move_to_end(key)
+        for key in keys:
+            _verified[key] = time.monotonic()
+            _verified.move_to_end(key)
         while len(_verified) > settings.BOUNCER_OAUTH["VERIFIED_SECRETS_MAX"]:
             _verified.popitem(last=False)
+
+
+def client_secret_verified_lately(*, client_id: str, secret: str) -> bool:
+    """Whether this pair verified in this process lately, whatever the stored hash is now.
+
+    Only for the throttles (bouncer/oauth/throttling.py), which decide before
+    the application is read: such a pair is no guess, so it need not be
+    reserved a place in the failure count, nor refused while guessers hold
+    the count up. Authentication still checks it against the stored hash (a
+    rotated secret fails and is counted then).
+    """
+    return client_secret_known(client_id=client_id, secret=secret, stored_hash="")
 
 
 def client_secrets_forget() -> None:

@@ -16,7 +16,8 @@ never runs for them.
   successes must not be limited; what costs (an Argon2 hash and an audit row)
   is a failed client authentication. Those are counted per client address
   and per claimed ``client_id`` (``BOUNCER_THROTTLE_OAUTH_CLIENT``), and
-  while either is over the rate every request is refused before any hash.
+  while either is over the rate every request is refused before any hash,
+  except a (client id, secret) pair this process has seen verify lately.
 
 They answer like RFC 6749 errors do, with ``Retry-After``.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from functools import wraps
 from urllib.parse import unquote_plus
 
@@ -33,7 +35,8 @@ from django.http import HttpRequest, JsonResponse
 from bouncer.core.digests import sha256_hex
 from bouncer.core.exceptions import oauth_error
 from bouncer.core.http import client_bucket
-from bouncer.core.throttling import Hit, OAuthTokenThrottle, throttle_count, throttle_peek, throttle_wait
+from bouncer.oauth.clientauth import client_secret_verified_lately
+from bouncer.core.throttling import Hit, OAuthTokenThrottle, throttle_count, throttle_hit, throttle_release, throttle_wait
 
 CLIENT_SCOPE = "oauth_client"
 
@@ -81,13 +84,7 @@ def throttle_token_requests(view_func):
         # client's PKCE exchange never hashes one).
         client_id, secret = client_credentials_presented(request)
         hits = [_client_hit(client_id)] if client_id and secret else []
-        wait = throttle_peek(hits) if hits else None
-        if wait:
-            return rate_limited(wait)
-        response = view_func(request, *args, **kwargs)
-        if hits and response.status_code == 401:  # invalid_client: the secret did not verify
-            throttle_count(hits)
-        return response
+        return _count_failed_client_auth(request, hits, view_func, *args, known=_known(client_id, secret), **kwargs)
 
     return wrapped
 
@@ -97,16 +94,39 @@ def throttle_client_requests(view_func):
     def wrapped(request, *args, **kwargs):
         if request.method != "POST":
             return view_func(request, *args, **kwargs)
-        client_id, _ = client_credentials_presented(request)
+        client_id, secret = client_credentials_presented(request)
         hits = [Hit(CLIENT_SCOPE, client_bucket(request) or "")]
         if client_id:
             hits.append(_client_hit(client_id))
-        wait = throttle_peek(hits)
-        if wait:
-            return rate_limited(wait)
-        response = view_func(request, *args, **kwargs)
-        if response.status_code == 401:  # the client did not authenticate
-            throttle_count(hits)
-        return response
+        return _count_failed_client_auth(request, hits, view_func, *args, known=_known(client_id, secret), **kwargs)
 
     return wrapped
+
+
+def _known(client_id: str, secret: str) -> bool:
+    return bool(client_id and secret) and client_secret_verified_lately(client_id=client_id, secret=secret)
+
+
+def _count_failed_client_auth(request, hits, view_func, *args, known: bool, **kwargs):
+    """Refused while ``hits`` are over their rate; only a failed client authentication (401) counts.
+
+    A secret not yet seen to verify is counted before the view runs and
+    given back unless it answered 401: had it looked first and counted
+    failures after, parallel guesses would all pass the look. A pair that
+    verified lately in this process is no guess: it goes straight through
+    (no cache round trip, and guessers holding the count up cannot lock the
+    real client out) and counts only if it now fails (a rotated secret).
+    """
+    if known or not hits:
+        response = view_func(request, *args, **kwargs)
+        if hits and response.status_code == 401:
+            throttle_count(hits)
+        return response
+    now = time.time()
+    wait = throttle_hit(hits, now=now)
+    if wait:
+        return rate_limited(wait)
+    response = view_func(request, *args, **kwargs)
+    if response.status_code != 401:  # 401: the client did not authenticate
+        throttle_release(hits, now=now)
+    return response

@@ -198,3 +198,34 @@ def test_basic_successes_still_do_not_use_up_the_address_throttle():
     raw = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
     answers = [APIClient().get("/api/accounts/profile/", HTTP_AUTHORIZATION=f"Basic {raw}", REMOTE_ADDR="10.46.0.1").status_code for _ in range(6)]
     assert answers == [200] * 6
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/o/introspect/", "/o/token/"])
+def test_parallel_client_secret_guesses_stop_at_the_per_client_limit(path):
+    app = make_app("client-credentials")
+    body = {"token": "x"} if path == "/o/introspect/" else {"grant_type": "client_credentials"}
+
+    def work(i):
+        return post_form(path, {**body, "client_id": app.client_id, "client_secret": f"guess-{i}"},
+                         client=Client(REMOTE_ADDR=f"10.47.{i}.1")).status_code
+
+    with override_settings(REST_FRAMEWORK=rates(oauth_client="3/min")):
+        outcomes = parallel(work)
+    assert outcomes.count(401) <= 3, outcomes
+    assert outcomes.count(429) >= THREADS - 3, outcomes
+
+
+@pytest.mark.django_db
+def test_guessers_holding_the_client_count_up_do_not_lock_the_real_client_out():
+    app = make_app("client-credentials")
+    token_of = post_form("/o/token/", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=app.basic()).json()["access_token"]
+    with override_settings(REST_FRAMEWORK=rates(oauth_client="3/min")):
+        for i in range(4):
+            post_form("/o/introspect/", {"token": "x", "client_id": app.client_id, "client_secret": f"guess-{i}"},
+                      client=Client(REMOTE_ADDR=f"10.48.{i}.1"))
+        guess = post_form("/o/introspect/", {"token": "x", "client_id": app.client_id, "client_secret": "guess-9"},
+                          client=Client(REMOTE_ADDR="10.48.9.1"))
+        real = post_form("/o/introspect/", {"token": token_of}, HTTP_AUTHORIZATION=app.basic(), client=Client(REMOTE_ADDR="10.48.10.1"))
+    assert guess.status_code == 429
+    assert real.status_code == 200 and real.json()["active"] is True
