@@ -109,13 +109,16 @@ def oauth_client_auth_failed(*, request: HttpRequest | None, client_id: str) -> 
 def oauth_password_authenticate(*, request: HttpRequest, username: str, password: str):
     """The password grant signs in through the sign-in flow like every other sign-in.
 
-    Per account and lockout only: ``/o/token/`` already counts every request
-    per address (``oauth/throttling.py``). Raises ``InvalidCredentials``,
+    Per address on the ``token`` scope, like the other password logins that
+    issue tokens (DRF token, JWT): ``/o/token/``'s own per-address rate
+    (``oauth/throttling.py``) is sized for every grant (120/min) and would
+    let a sprayer guess twelve times faster here. Then per account and the
+    lockout, counted with every other way in. Raises ``InvalidCredentials``,
     ``SignInIncomplete`` (both ``invalid_grant``), or ``SignInThrottled`` /
     ``AccountLocked`` (the validator answers 429 ``rate_limited``).
     """
     return signin_password(
-        request=request, username=username, password=password, method=METHOD, address_scope=None
+        request=request, username=username, password=password, method=METHOD, address_scope="token"
     ).completed_user()
 
 

@@ -229,3 +229,21 @@ def test_guessers_holding_the_client_count_up_do_not_lock_the_real_client_out():
         real = post_form("/o/introspect/", {"token": token_of}, HTTP_AUTHORIZATION=app.basic(), client=Client(REMOTE_ADDR="10.48.10.1"))
     assert guess.status_code == 429
     assert real.status_code == 200 and real.json()["active"] is True
+
+
+@pytest.mark.django_db
+def test_password_grant_spraying_from_one_address_is_held_to_the_token_logins_rate():
+    """/o/token/ allowed 120 password guesses a minute per address (its every-grant
+    rate) where /api/token/ allows 10: spraying names went through the grant."""
+    app = make_app("password")
+    for i in range(3):
+        make_user(f"user{i}")
+    with override_settings(REST_FRAMEWORK=rates(token="2/min")):
+        answers = [
+            post_form("/o/token/", {"grant_type": "password", "username": f"user{i}", "password": "wrong"},
+                      client=Client(REMOTE_ADDR="10.49.0.1"), HTTP_AUTHORIZATION=app.basic())
+            for i in range(3)
+        ]
+    assert [a.status_code for a in answers[:2]] == [400, 400]
+    assert answers[2].status_code == 429 and answers[2].json()["error"] == "rate_limited"
+    assert int(answers[2]["Retry-After"]) >= 1

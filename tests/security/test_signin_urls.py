@@ -205,7 +205,7 @@ PASSWORD_DRIVERS = {
     "/admin/login/": (_form("/admin/login/"), "admin", "login"),
     "/api/auth-token/": (_json("/api/auth-token/"), "token", "token"),
     "/api/token/": (_json("/api/token/"), "jwt", "token"),
-    "/o/token/": (_password_grant, "oauth2", "oauth_token"),
+    "/o/token/": (_password_grant, "oauth2", "token"),
     "/api/accounts/password/change/": (_password_change, "password_change", None),
     "/admin/password_change/": (_admin_password_change, "admin_password_change", None),
 }
