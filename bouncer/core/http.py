@@ -20,19 +20,32 @@ def client_ip(request: HttpRequest) -> str | None:
     dual-stack socket reports) is the IPv4 address it carries.
     """
     num_proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
-    candidate = request.META.get("REMOTE_ADDR")
+    address = None
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
     if num_proxies and forwarded:
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if hops:
-            candidate = hops[-min(num_proxies, len(hops))]
-    try:
-        address = ipaddress.ip_address(candidate) if candidate else None
-    except ValueError:
-        return None
+            address = _parse_address(hops[-min(num_proxies, len(hops))])
+    if address is None:
+        # No hop, or one we cannot read: the peer (our proxy) is the next best
+        # answer, so an unreadable hop shares the proxy's throttle bucket
+        # instead of escaping every per-address throttle.
+        address = _parse_address(request.META.get("REMOTE_ADDR") or "")
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return str(address) if address is not None else None
+
+
+def _parse_address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address, also as some proxies write it with its port (``192.0.2.7:4711``, ``[2001:db8::7]:4711``)."""
+    if value.startswith("[") and "]" in value:
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
 
 
 def client_bucket(request: HttpRequest) -> str | None:
@@ -43,9 +56,13 @@ def client_bucket(request: HttpRequest) -> str | None:
     fresh address from it for every request.
     """
     address = client_ip(request)
-    if address is None or ":" not in address:
+    if address is None:
+        # No readable address at all (a unix socket without BOUNCER_BEHIND_PROXY):
+        # one shared bucket, so the throttle fails closed, not open.
+        return "unknown"
+    if ":" not in address:
         return address
-    return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(ipaddress.ip_network(f"{address.split('%')[0]}/64", strict=False))
 
 
 def safe_next_url(request: HttpRequest, candidate: str | None, *, default: str) -> str:

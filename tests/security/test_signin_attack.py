@@ -247,3 +247,46 @@ def test_password_grant_spraying_from_one_address_is_held_to_the_token_logins_ra
     assert [a.status_code for a in answers[:2]] == [400, 400]
     assert answers[2].status_code == 429 and answers[2].json()["error"] == "rate_limited"
     assert int(answers[2]["Retry-After"]) >= 1
+
+
+def _behind_proxy(**overrides):
+    return {**rates(**overrides), "NUM_PROXIES": 1}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("hops", [["203.0.113.7:4711", "203.0.113.7:4712", "203.0.113.7:4713"],
+                                  ["[2001:db8::7]:4711", "[2001:db8::7]:4712", "[2001:db8::8]:4713"],
+                                  ["unknown", "not-an-address", "x"]])
+def test_a_forwarded_hop_that_is_not_a_bare_address_does_not_escape_the_address_throttle(hops):
+    """A proxy that writes the port (or garbage) into X-Forwarded-For made the
+    address unreadable, and an unreadable address was throttled by nobody."""
+    make_user("alice")
+    with override_settings(REST_FRAMEWORK=_behind_proxy(login="2/min")):
+        answers = [
+            APIClient().post("/api/accounts/login/", {"username": f"user{i}", "password": "wrong"}, format="json",
+                             REMOTE_ADDR="10.50.0.1", HTTP_X_FORWARDED_FOR=f"198.51.100.1, {hop}").status_code
+            for i, hop in enumerate(hops)
+        ]
+    assert answers[:2] != [429, 429] and answers[2] == 429, answers
+
+
+@pytest.mark.django_db
+@override_settings(REST_FRAMEWORK=rates(login="2/min"))
+def test_a_request_without_a_readable_address_is_still_throttled_per_address():
+    """gunicorn on a unix socket gives REMOTE_ADDR "": fail closed, not open."""
+    answers = [
+        APIClient().post("/api/accounts/login/", {"username": f"user{i}", "password": "wrong"}, format="json", REMOTE_ADDR="").status_code
+        for i in range(3)
+    ]
+    assert answers[2] == 429, answers
+
+
+@pytest.mark.django_db
+@override_settings(REST_FRAMEWORK=_behind_proxy(login="2/min"))
+def test_the_leftmost_forwarded_hops_are_the_clients_to_forge_and_do_not_count():
+    answers = [
+        APIClient().post("/api/accounts/login/", {"username": f"user{i}", "password": "wrong"}, format="json",
+                         REMOTE_ADDR="10.51.0.1", HTTP_X_FORWARDED_FOR=f"192.0.2.{i}, 198.51.100.9").status_code
+        for i in range(3)
+    ]
+    assert answers[2] == 429, answers
