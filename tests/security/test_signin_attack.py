@@ -290,3 +290,24 @@ def test_the_leftmost_forwarded_hops_are_the_clients_to_forge_and_do_not_count()
         for i in range(3)
     ]
     assert answers[2] == 429, answers
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/accounts/login/", "/accounts/login/", "/admin/login/", "/api/auth-token/", "/api/token/",
+                                  "/o/token/", "/api/accounts/password/change/", "/admin/password_change/"])
+@pytest.mark.parametrize("limit", ["throttle", "lockout"])
+def test_waiting_exactly_retry_after_is_not_refused_again_on_every_way_in(path, limit):
+    from tests.security.test_signin_urls import PASSWORD_DRIVERS
+
+    make_user("alice", is_staff=True)
+    attempt = PASSWORD_DRIVERS[path][0]
+    settings_ = {"REST_FRAMEWORK": rates(login_account="2/min")} if limit == "throttle" else {
+        "REST_FRAMEWORK": RELAXED, "BOUNCER_LOCKOUT_ATTEMPTS": 2, "BOUNCER_LOCKOUT_SECONDS": 600}
+    with override_settings(**settings_), time_machine.travel("2026-01-01 00:00:17", tick=False) as clock:
+        for i in range(2):
+            assert attempt("alice", f"wrong-{i}", f"10.52.0.{i}").status_code != 429
+        refused = attempt("alice", PASSWORD, "10.52.1.1")
+        assert refused.status_code == 429
+        clock.shift(int(refused["Retry-After"]))
+        again = attempt("alice", PASSWORD, "10.52.1.2")
+    assert again.status_code != 429, (refused["Retry-After"], again.content[:200])
