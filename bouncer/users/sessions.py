@@ -45,6 +45,7 @@ from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
 from bouncer.core import credentials
 from bouncer.core.http import client_ip
+from bouncer.core.modelcache import TOMBSTONE, TOMBSTONE_SECONDS
 from bouncer.users.usercache import auth_cache_enabled, user_cache_key, user_cache_prefetched_set
 
 #: Session-data keys: {"ip", "ua", "at"} written at sign-in, and the last-used epoch.
@@ -123,7 +124,7 @@ class SessionStore(CachedDBStore):
             # Read the row (the ``db`` engine's load), never this process's copy.
             return DBStore.load(self)
         if not session_key:
-            return super().load()
+            return self._load_cached()
         hinted_user = _HINTS.get(session_key)
         data = None
         if hinted_user is not None:
@@ -133,10 +134,12 @@ class SessionStore(CachedDBStore):
             except Exception:  # same tolerance as cached_db: treat as a miss
                 found = {}
             data = found.get(self.cache_key)
+            if not isinstance(data, dict):  # a miss, or a revoked session's tombstone
+                data = None
             if data is not None and str(data.get(SESSION_KEY)) == hinted_user:
                 user_cache_prefetched_set(user_id=hinted_user, snapshot=found.get(user_key))
         if data is None:
-            data = super().load()
+            data = self._load_cached()
         user_id = data.get(SESSION_KEY)
         if user_id is not None:
             if len(_HINTS) >= _MAX_HINTS:
@@ -144,16 +147,38 @@ class SessionStore(CachedDBStore):
             _HINTS[session_key] = str(user_id)
         return data
 
+    def _load_cached(self):
+        """``cached_db``'s load, but a copy read from the row is stored with ``add``
+        and a tombstone counts as a miss: a request that read the row just before
+        a revocation committed cannot put the revoked session back into the cache,
+        where it would live for SESSION_COOKIE_AGE (``session_cache_delete`` leaves
+        the tombstone; the same rule as bouncer.core.modelcache.cache_fill).
+        Django's engine has no hook for this, hence the copy of its ten lines."""
+        try:
+            data = self._cache.get(self.cache_key)
+        except Exception:  # as cached_db: some backends raise on odd keys; a miss
+            data = None
+        if isinstance(data, dict):
+            return data
+        row = self._get_session_from_db()
+        if row is None:
+            return {}
+        data = self.decode(row.session_data)
+        self._cache.add(self.cache_key, data, self.get_expiry_age(expiry=row.expire_date))
+        return data
+
 
 def session_cache_delete(*, session_keys) -> None:
-    """Drop the cached copies of deleted session rows (a ``post_delete`` receiver calls it)."""
-    keys = [SessionStore(session_key=key).cache_key for key in session_keys]
-    if keys:
+    """Replace the cached copies of deleted session rows by tombstones (a ``post_delete``
+    receiver calls it), so a request that read the row before the delete committed
+    cannot cache it again (``SessionStore._load_cached`` only ``add``s)."""
+    tombstones = dict.fromkeys((SessionStore(session_key=key).cache_key for key in session_keys), TOMBSTONE)
+    if tombstones:
         cache = caches[settings.SESSION_CACHE_ALIAS]
-        cache.delete_many(keys)
+        cache.set_many(tombstones, timeout=TOMBSTONE_SECONDS)
         # Again after commit: a request that missed the cache before the delete
-        # committed may have read the old row and cached it again.
-        transaction.on_commit(lambda: cache.delete_many(keys))
+        # committed may have filled it before the first tombstone landed.
+        transaction.on_commit(lambda: cache.set_many(tombstones, timeout=TOMBSTONE_SECONDS))
 
 
 class SessionCredentials:

@@ -1,0 +1,44 @@
+"""Attack pass on the credential registry and "my sessions and devices" (issue 8):
+each test is an attack that worked on the merged code."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import caches
+from django.conf import settings
+
+from bouncer.users.models import UserSession
+from bouncer.users.sessions import SessionStore
+from tests.conftest import make_user
+from tests.security.test_credential_lifecycle import SessionCredential, TokenCredential
+
+pytestmark = pytest.mark.django_db
+
+PROFILE = "/api/accounts/profile/"
+SESSIONS = "/api/accounts/sessions/"
+
+
+def test_session_revoked_while_another_request_reads_its_row_is_not_cached_back(monkeypatch, django_capture_on_commit_callbacks):
+    """A request that missed the session cache reads the row, the session is
+    revoked (row and cached copy deleted, even again at commit), and only then
+    does that request store what it read: the revoked session must not come back
+    from the cache (it would live there for SESSION_COOKIE_AGE)."""
+    user = make_user("alice")
+    victim = SessionCredential(user)
+    actor = TokenCredential(user, device_name="laptop")
+    key = victim.client.cookies[settings.SESSION_COOKIE_NAME].value
+    caches[settings.SESSION_CACHE_ALIAS].delete(SessionStore(session_key=key).cache_key)  # a cold node
+    read_row = SessionStore._get_session_from_db
+
+    def read_then_revoked(self):
+        row = read_row(self)  # the row is read while the session is live ...
+        if row is not None and self.session_key == key:
+            with django_capture_on_commit_callbacks(execute=True):
+                assert actor.api().post(f"{SESSIONS}revoke-others/").json() == {"revoked": 1}  # ... then revoked
+        return row
+
+    monkeypatch.setattr(SessionStore, "_get_session_from_db", read_then_revoked)
+    victim.client.get(PROFILE)  # the request that was in flight
+    monkeypatch.setattr(SessionStore, "_get_session_from_db", read_row)
+    assert not UserSession.objects.filter(session_key=key).exists()
+    assert victim.client.get(PROFILE).status_code == 401
