@@ -13,8 +13,8 @@ staler than the two separate reads would be.
 
 Everything else — writes, expiry, the database fallback — is ``cached_db``'s.
 With the auth cache off (no Redis) every load reads the row, as the ``db``
-engine does: an in-process cache cannot learn that another worker or node
-revoked the session.
+engine does, joined with its user (one query for both): an in-process cache
+cannot learn that another worker or node revoked the session.
 
 Rows are ``UserSession`` (Django's documented seam: ``get_model_class`` and
 ``create_model_instance``), with the user, the address and user agent at
@@ -35,7 +35,6 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
-from django.contrib.sessions.backends.db import SessionStore as DBStore
 from django.core.cache import caches
 from django.db import transaction
 from django.http import HttpRequest
@@ -45,7 +44,7 @@ from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
 from bouncer.core import credentials
 from bouncer.core.http import client_ip
-from bouncer.core.modelcache import TOMBSTONE, TOMBSTONE_SECONDS
+from bouncer.core.modelcache import TOMBSTONE, TOMBSTONE_SECONDS, model_snapshot
 from bouncer.users.usercache import auth_cache_enabled, user_cache_key, user_cache_prefetched_set
 
 #: Session-data keys: {"ip", "ua", "at"} written at sign-in, and the last-used epoch.
@@ -122,7 +121,7 @@ class SessionStore(CachedDBStore):
             # by another worker or node deleted its row and only *that*
             # process's cached copy, so a copy here may be of a dead session.
             # Read the row (the ``db`` engine's load), never this process's copy.
-            return DBStore.load(self)
+            return self._load_row_with_user()
         if not session_key:
             return self._load_cached()
         hinted_user = _HINTS.get(session_key)
@@ -145,6 +144,20 @@ class SessionStore(CachedDBStore):
             if len(_HINTS) >= _MAX_HINTS:
                 _HINTS.clear()
             _HINTS[session_key] = str(user_id)
+        return data
+
+    def _load_row_with_user(self):
+        """The ``db`` engine's load, joined with the user the row names: one query for
+        the session and its user when there is no cache (the row's ``user`` column
+        is written from the same data, so it names the same user)."""
+        try:
+            row = self.model.objects.select_related("user").get(session_key=self.session_key, expire_date__gt=timezone.now())
+        except self.model.DoesNotExist:
+            self._session_key = None  # as DBStore: an unknown key is dropped
+            return {}
+        data = self.decode(row.session_data)
+        if row.user is not None and str(data.get(SESSION_KEY)) == str(row.user_id):
+            user_cache_prefetched_set(user_id=row.user_id, snapshot=model_snapshot(row.user))
         return data
 
     def _load_cached(self):
