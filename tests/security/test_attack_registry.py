@@ -9,8 +9,9 @@ from django.conf import settings
 
 from bouncer.users.models import UserSession
 from bouncer.users.sessions import SessionStore
-from tests.conftest import make_user
-from tests.security.test_credential_lifecycle import SessionCredential, TokenCredential
+from tests.conftest import PASSWORD, make_user
+from tests.oauth.conftest import password_tokens
+from tests.security.test_credential_lifecycle import OAuthCredential, SessionCredential, TokenCredential
 
 pytestmark = pytest.mark.django_db
 
@@ -42,3 +43,30 @@ def test_session_revoked_while_another_request_reads_its_row_is_not_cached_back(
     monkeypatch.setattr(SessionStore, "_get_session_from_db", read_row)
     assert not UserSession.objects.filter(session_key=key).exists()
     assert victim.client.get(PROFILE).status_code == 401
+
+
+class _SameAppDevice(OAuthCredential):
+    """One more sign-in through an application the user already uses (another phone)."""
+
+    def __init__(self, user, app, introspector):
+        self.app, self.introspector = app, introspector
+        self.tokens = password_tokens(app, user, scope="openid read write")
+
+
+@pytest.mark.parametrize("event", ["password_change", "sign_out_everywhere"])
+def test_stolen_token_of_the_same_oauth_application_dies_when_the_user_acts_through_it(event):
+    """The attacker holds tokens of the very application the user changes the
+    password (or signs out everywhere else) through: "all but the current
+    credential" must keep the user's own token pair, not every device of the app."""
+    user = make_user("alice")
+    attacker = OAuthCredential(user)
+    mine = _SameAppDevice(user, attacker.app, attacker.introspector)
+    if event == "password_change":
+        response = mine.api().post("/api/accounts/password/change/", {"old_password": PASSWORD, "new_password": "new-passphrase-77"}, format="json")
+    else:
+        response = mine.api().post(f"{SESSIONS}revoke-others/")
+    assert response.status_code == 200, response.content
+    assert attacker.surfaces_still_working() == []
+    assert mine.works()
+    listed = mine.api().get(SESSIONS).json()["results"]
+    assert [(r["kind"], r["current"]) for r in listed] == [("oauth2", True)]
