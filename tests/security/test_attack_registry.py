@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 from django.core.cache import caches
 from django.conf import settings
+from django.test import Client, override_settings
 
-from bouncer.users.models import UserSession
+from bouncer.users.models import User, UserSession
 from bouncer.users.sessions import SessionStore
 from tests.conftest import PASSWORD, make_user
 from tests.oauth.conftest import password_tokens
-from tests.security.test_credential_lifecycle import OAuthCredential, SessionCredential, TokenCredential
+from tests.security.test_credential_lifecycle import KINDS, OAuthCredential, SessionCredential, TokenCredential
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +71,23 @@ def test_stolen_token_of_the_same_oauth_application_dies_when_the_user_acts_thro
     assert mine.works()
     listed = mine.api().get(SESSIONS).json()["results"]
     assert [(r["kind"], r["current"]) for r in listed] == [("oauth2", True)]
+
+
+@pytest.mark.parametrize("cache", [300, 0])
+def test_password_disabled_in_admin_ends_every_credential(cache):
+    """The admin's "Password-based authentication: Disabled" (``set_unusable_password``)
+    is what an operator does to a compromised account: every token must end too,
+    not only the browser sessions Django's own session hash check ends."""
+    user = make_user("alice")
+    admin_user = make_user("root", is_staff=True)
+    admin_user.is_superuser = True
+    admin_user.save()
+    with override_settings(BOUNCER_AUTH_CACHE_SECONDS=cache):
+        held = [KINDS[kind](user) for kind in sorted(KINDS)]
+        assert [c.kind for c in held if not c.works()] == []
+        admin = Client()
+        admin.force_login(admin_user)
+        response = admin.post(f"/admin/users/user/{user.pk}/password/", {"usable_password": "false", "unset-password": "1"})
+        assert response.status_code == 302, response.content[:2000]
+        assert not User.objects.get(pk=user.pk).has_usable_password()
+        assert [c.kind for c in held if c.surfaces_still_working()] == []
