@@ -1,18 +1,23 @@
 """Attack pass on the credential registry and "my sessions and devices" (issue 8):
-each test is an attack that worked on the merged code."""
+each test is an attack tried on the merged code (docs/security.md, "Found in the
+attack pass", says which ones worked)."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
-from django.core.cache import caches
 from django.conf import settings
+from django.core.cache import caches
+from django.db import connection
 from django.test import Client, override_settings
+from rest_framework.test import APIClient
 
 from bouncer.users.models import User, UserSession
 from bouncer.users.sessions import SessionStore
 from tests.conftest import PASSWORD, make_user
-from tests.oauth.conftest import password_tokens
-from tests.security.test_credential_lifecycle import KINDS, OAuthCredential, SessionCredential, TokenCredential
+from tests.oauth.conftest import password_tokens, post_form
+from tests.security.test_credential_lifecycle import KINDS, JwtCredential, OAuthCredential, SessionCredential, TokenCredential
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +96,68 @@ def test_password_disabled_in_admin_ends_every_credential(cache):
         assert response.status_code == 302, response.content[:2000]
         assert not User.objects.get(pk=user.pk).has_usable_password()
         assert [c.kind for c in held if c.surfaces_still_working()] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sign_out_everywhere_racing_refreshes_and_uses_leaves_nothing_of_before_alive():
+    """"Sign out everywhere else" while every older credential is being used and
+    its JWT / OAuth2 refresh token rotated, all at once on their own connections
+    (real threads; meaningful on PostgreSQL): none of the older credentials, and
+    no successor a racing refresh minted from one, works afterwards."""
+    user = make_user("alice")
+    held = [KINDS[kind](user) for kind in sorted(KINDS)]
+    actor = TokenCredential(user, device_name="laptop")
+    jwts = [c for c in held if c.kind == "jwt"]
+    oauths = [c for c in held if c.kind == "oauth2"]
+    barrier = threading.Barrier(1 + len(jwts) + len(oauths) + len(held))
+    minted, errors, lock = [], [], threading.Lock()
+
+    def run(job):
+        try:
+            barrier.wait(timeout=30)
+            result = job()
+            if result is not None:
+                with lock:
+                    minted.append(result)
+        except Exception as exc:  # pragma: no cover - reported below
+            with lock:
+                errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    def revoke():
+        assert actor.api().post(f"{SESSIONS}revoke-others/").status_code == 200
+
+    def refresh_jwt(credential):
+        response = APIClient().post("/api/token/refresh/", {"refresh": credential.pair["refresh"]}, format="json")
+        assert response.status_code in (200, 401), (response.status_code, response.content)
+        if response.status_code == 200:
+            successor = JwtCredential.__new__(JwtCredential)
+            successor.pair = {"refresh": credential.pair["refresh"], **response.json()}
+            return successor
+
+    def refresh_oauth(credential):
+        response = post_form(
+            "/o/token/", {"grant_type": "refresh_token", "refresh_token": credential.tokens["refresh_token"]},
+            HTTP_AUTHORIZATION=credential.app.basic(),
+        )
+        assert response.status_code in (200, 400), (response.status_code, response.content)
+        if response.status_code == 200:
+            successor = OAuthCredential.__new__(OAuthCredential)
+            successor.app, successor.introspector, successor.tokens = credential.app, credential.introspector, response.json()
+            return successor
+
+    def use(credential):
+        credential.api().get(PROFILE)
+
+    jobs = [revoke] + [lambda c=c: refresh_jwt(c) for c in jwts] + [lambda c=c: refresh_oauth(c) for c in oauths]
+    jobs += [lambda c=c: use(c) for c in held]
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    alive = [(c.kind, c.surfaces_still_working()) for c in held + minted]
+    assert [entry for entry in alive if entry[1]] == []
+    assert actor.works()
