@@ -161,3 +161,29 @@ def test_sign_out_everywhere_racing_refreshes_and_uses_leaves_nothing_of_before_
     alive = [(c.kind, c.surfaces_still_working()) for c in held + minted]
     assert [entry for entry in alive if entry[1]] == []
     assert actor.works()
+
+
+@pytest.mark.parametrize("cache", [300, 0])
+@pytest.mark.parametrize("how", ["delete_page", "bulk_action"])
+def test_admin_deletes_a_user_who_used_oauth_and_every_credential_ends(how, cache):
+    """django-oauth-toolkit's admin forbids deleting token rows by hand, which
+    made the admin refuse (403) to delete any user who ever got an OAuth2
+    token; the deletion must go through and take every credential with it."""
+    user = make_user("alice")
+    admin_user = make_user("root", is_staff=True)
+    admin_user.is_superuser = True
+    admin_user.save()
+    with override_settings(BOUNCER_AUTH_CACHE_SECONDS=cache):
+        held = [KINDS[kind](user) for kind in sorted(KINDS)]
+        assert [c.kind for c in held if not c.works()] == []
+        admin = Client()
+        admin.force_login(admin_user)
+        if how == "delete_page":
+            confirm = admin.get(f"/admin/users/user/{user.pk}/delete/")
+            assert confirm.status_code == 200 and not confirm.context["perms_lacking"]
+            response = admin.post(f"/admin/users/user/{user.pk}/delete/", {"post": "yes"})
+        else:
+            response = admin.post("/admin/users/user/", {"action": "delete_selected", "_selected_action": [user.pk], "post": "yes"})
+        assert response.status_code == 302, response.content[:500]
+        assert not User.objects.filter(pk=user.pk).exists()
+        assert [(c.kind, c.surfaces_still_working()) for c in held if c.surfaces_still_working()] == []
