@@ -146,6 +146,17 @@ class SessionStore(CachedDBStore):
             _HINTS[session_key] = str(user_id)
         return data
 
+    def save(self, must_create=False):
+        super().save(must_create)
+        # ``cached_db`` writes the row, then the cache: a revocation that deleted
+        # the row and left its tombstone in between is overwritten by this copy,
+        # which would then outlive the session for SESSION_COOKIE_AGE. Saves are
+        # rare (sign-in, "last used" every few minutes), so look once: if the row
+        # is gone, leave the tombstone again. Without the auth cache the copy is
+        # never read (``load``), so there is nothing to undo.
+        if auth_cache_enabled() and not self.model.objects.filter(session_key=self.session_key).exists():
+            session_cache_delete(session_keys=[self.session_key])
+
     def _load_row_with_user(self):
         """The ``db`` engine's load, joined with the user the row names: one query for
         the session and its user when there is no cache (the row's ``user`` column

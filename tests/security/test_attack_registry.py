@@ -187,3 +187,34 @@ def test_admin_deletes_a_user_who_used_oauth_and_every_credential_ends(how, cach
         assert response.status_code == 302, response.content[:500]
         assert not User.objects.filter(pk=user.pk).exists()
         assert [(c.kind, c.surfaces_still_working()) for c in held if c.surfaces_still_working()] == []
+
+
+def test_session_revoked_between_its_save_and_its_cache_write_is_not_cached_back(monkeypatch, django_capture_on_commit_callbacks):
+    """The same race on the write path: a request of the session saves it (its
+    coarse "last used", a message) to the row, the session is revoked, and only
+    then does that request write its copy to the cache."""
+    user = make_user("alice")
+    victim = SessionCredential(user)
+    actor = TokenCredential(user, device_name="laptop")
+    key = victim.client.cookies[settings.SESSION_COOKIE_NAME].value
+    cache = caches[settings.SESSION_CACHE_ALIAS]
+    cache_key = SessionStore(session_key=key).cache_key
+    write = cache.set
+
+    pending = [True]
+
+    def revoked_then_written(name, *args, **kwargs):
+        if name == cache_key and pending:
+            pending.clear()
+            with django_capture_on_commit_callbacks(execute=True):
+                assert actor.api().post(f"{SESSIONS}revoke-others/").json() == {"revoked": 1}
+        return write(name, *args, **kwargs)
+
+    store = SessionStore(session_key=key)
+    store.load()
+    store["note"] = "saved by a request in flight"
+    monkeypatch.setattr(cache, "set", revoked_then_written)
+    store.save()  # the row is updated, then the session is revoked, then the cache is written
+    monkeypatch.setattr(cache, "set", write)
+    assert not UserSession.objects.filter(session_key=key).exists()
+    assert victim.client.get(PROFILE).status_code == 401
