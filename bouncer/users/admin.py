@@ -47,13 +47,27 @@ class BouncerUserAdmin(UserAdmin):
 
 @admin.register(UserSession)
 class SessionAdmin(admin.ModelAdmin):
-    """Live sessions; deleting one signs that browser out at once (its cached copy goes too)."""
+    """Live sessions, for superusers; deleting one signs that browser out at once (its
+    cached copy goes too)."""
 
     list_display = ("session_key_prefix", "user", "ip_address", "created_at", "last_used_at", "expire_date")
     readonly_fields = ("session_key_prefix", "user", "ip_address", "user_agent", "created_at", "last_used_at", "expire_date")
     exclude = ("session_key", "session_data")
     date_hierarchy = "expire_date"
     list_select_related = ("user",)
+    # The primary key *is* the session key, a bearer secret: no row links it into a
+    # URL (browser history, request logs), and only a superuser, who could become
+    # any user anyway, sees the list (its checkboxes carry the key) or deletes one.
+    list_display_links = None
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
 
     @admin.display(description="session")
     def session_key_prefix(self, obj: UserSession) -> str:

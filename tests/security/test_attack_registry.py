@@ -218,3 +218,30 @@ def test_session_revoked_between_its_save_and_its_cache_write_is_not_cached_back
     monkeypatch.setattr(cache, "set", write)
     assert not UserSession.objects.filter(session_key=key).exists()
     assert victim.client.get(PROFILE).status_code == 401
+
+
+def test_admin_session_list_never_hands_a_session_key_to_staff():
+    """A session key is a bearer secret: the admin's session list linked each row
+    by it (``/admin/users/usersession/<key>/change/``, also in request logs), so a
+    staffer allowed only to view sessions could copy a superuser's and become them."""
+    from django.contrib.auth.models import Permission
+
+    root = make_user("root", is_staff=True)
+    root.is_superuser = True
+    root.save()
+    victim = SessionCredential(root)
+    key = victim.client.cookies[settings.SESSION_COOKIE_NAME].value
+    support = make_user("support", is_staff=True)
+    support.user_permissions.set(Permission.objects.filter(content_type__model="usersession"))
+    browser = Client()
+    browser.force_login(support)
+    for path in ("/admin/users/usersession/", f"/admin/users/usersession/{key}/change/", f"/admin/users/usersession/{key}/delete/"):
+        response = browser.get(path)
+        assert key not in response.content.decode(), path
+        assert response.status_code in (302, 403), (path, response.status_code)
+    superuser = Client()
+    superuser.force_login(root)
+    listing = superuser.get("/admin/users/usersession/")
+    assert listing.status_code == 200
+    assert f"/usersession/{key}/" not in listing.content.decode()  # no row links a key into a URL
+    assert victim.works()
