@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from bouncer.users.models import User, UserSession
 from bouncer.users.sessions import SessionStore
 from tests.conftest import PASSWORD, make_user
-from tests.oauth.conftest import password_tokens, post_form
+from tests.oauth.conftest import make_app, password_tokens, post_form
 from tests.security.test_credential_lifecycle import KINDS, JwtCredential, OAuthCredential, SessionCredential, TokenCredential
 
 pytestmark = pytest.mark.django_db
@@ -245,3 +245,36 @@ def test_admin_session_list_never_hands_a_session_key_to_staff():
     assert listing.status_code == 200
     assert f"/usersession/{key}/" not in listing.content.decode()  # no row links a key into a URL
     assert victim.works()
+
+
+def _answer(response) -> tuple:
+    return response.status_code, response.content, sorted((k, v) for k, v in response.headers.items() if k != "Date")
+
+
+def test_other_users_and_malformed_ids_answer_byte_for_byte_like_an_unknown_one():
+    """Status, body and every header: nothing tells another user's live id, or an id
+    of the wrong shape (NUL, bad UTF-8, huge, another kind), from an unknown one."""
+    alice, bob = make_user("alice"), make_user("bob")
+    bobs = [KINDS[kind](bob) for kind in sorted(KINDS)]
+    bob_ids = [r["id"] for r in bobs[1].api().get(SESSIONS).json()["results"]]
+    mallory = TokenCredential(alice)
+    unknown = _answer(mallory.api().delete(f"{SESSIONS}token_000000000000000000000000/"))
+    assert unknown[0] == 404
+    odd = ["x" * 5000, "%00", "token_%00", "session_%C3%A9", "%FF%FE", "oauth2_1", "jwt_", "_", "token", "nokind_abc"]
+    for credential_id in bob_ids + odd:
+        assert _answer(mallory.api().delete(f"{SESSIONS}{credential_id}/")) == unknown, credential_id
+    assert [c.kind for c in bobs if not c.works()] == []
+
+
+def test_oauth_token_without_write_revokes_nothing_not_even_itself():
+    user = make_user("alice")
+    reader = OAuthCredential.__new__(OAuthCredential)
+    reader.app = make_app("password")
+    reader.tokens = password_tokens(reader.app, user, scope="read")
+    other = TokenCredential(user)
+    ids = [r["id"] for r in reader.api().get(SESSIONS).json()["results"]]
+    assert len(ids) == 2
+    for credential_id in ids:
+        assert reader.api().delete(f"{SESSIONS}{credential_id}/").status_code == 403
+    assert reader.api().post(f"{SESSIONS}revoke-others/").status_code == 403
+    assert other.works() and reader.works()
