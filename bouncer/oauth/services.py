@@ -338,11 +338,14 @@ def oauth_authorization_revoke(
         applications = set(access.values_list("application_id", flat=True)) | set(
             refresh.filter(revoked__isnull=True).values_list("application_id", flat=True)
         )
-        refresh.delete()
-        access.delete()
+        # Counted from the DELETEs, not the SELECT above: of concurrent revocations of
+        # the same tokens only the one whose DELETE took rows answers and audits.
+        deleted = refresh.delete()[0] + access.delete()[0]
         id_tokens.delete()
         grants.delete()
         device_grants.delete()
+    if not deleted:
+        applications = set()
     if applications:
         client_ids = sorted(get_application_model().objects.filter(pk__in=applications).values_list("client_id", flat=True))
         audit_record(

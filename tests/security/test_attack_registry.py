@@ -278,3 +278,38 @@ def test_oauth_token_without_write_revokes_nothing_not_even_itself():
         assert reader.api().delete(f"{SESSIONS}{credential_id}/").status_code == 403
     assert reader.api().post(f"{SESSIONS}revoke-others/").status_code == 403
     assert other.works() and reader.works()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_concurrent_deletes_of_one_id_revoke_it_once(kind):
+    """The same DELETE sent N times at once (a double click, a retrying client):
+    one 204, every other answer the unknown id's 404, one audit row."""
+    from bouncer.audit.models import AuditAction, AuditEvent
+
+    user = make_user("alice")
+    victim = KINDS[kind](user)
+    actors = [TokenCredential(user, device_name=f"laptop-{n}") for n in range(4)]
+    listed = actors[0].api().get(SESSIONS).json()["results"]
+    victim_id = next(r["id"] for r in listed if r["kind"] == kind and not r["device"].startswith("laptop-"))
+    before = AuditEvent.objects.filter(action__in=[AuditAction.TOKEN_REVOKED, AuditAction.LOGOUT]).count()
+    barrier = threading.Barrier(len(actors))
+    statuses, lock = [], threading.Lock()
+
+    def delete(actor):
+        try:
+            barrier.wait(timeout=30)
+            status = actor.api().delete(f"{SESSIONS}{victim_id}/").status_code
+            with lock:
+                statuses.append(status)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=delete, args=(actor,)) for actor in actors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [204] + [404] * (len(actors) - 1)
+    assert AuditEvent.objects.filter(action__in=[AuditAction.TOKEN_REVOKED, AuditAction.LOGOUT]).count() == before + 1
+    assert not victim.works()
