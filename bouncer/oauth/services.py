@@ -308,9 +308,12 @@ def _user_tokens(*, user, application_id=None):
     )
 
 
-def oauth_authorization_revoke(*, user, request: HttpRequest | None, reason: str, application_id=None, keep_application_id=None) -> int:
+def oauth_authorization_revoke(
+    *, user, request: HttpRequest | None, reason: str, application_id=None, keep_application_id=None, keep_access_token=None
+) -> int:
     """Delete every token, id_token and pending (device) code ``user`` holds for the application
-    (all applications when None, except ``keep_application_id``); one audit row.
+    (all applications when None, except ``keep_application_id``; with ``keep_access_token``,
+    all but that access token, its refresh token and id_token); one audit row.
 
     Rows are deleted, not marked revoked: a refresh token revoked a moment ago
     still passes the toolkit's grace-period check, a deleted one never does.
@@ -321,6 +324,13 @@ def oauth_authorization_revoke(*, user, request: HttpRequest | None, reason: str
     if keep_application_id is not None:
         querysets = tuple(qs.exclude(application_id=keep_application_id) for qs in querysets)
     access, refresh, id_tokens, grants = querysets
+    if keep_access_token is not None:
+        # Only the pair the request came with: another device signed in through
+        # the same application (a stolen refresh token of it) is not "current".
+        access = access.exclude(pk=keep_access_token.pk)
+        refresh = refresh.exclude(access_token_id=keep_access_token.pk)
+        if keep_access_token.id_token_id is not None:
+            id_tokens = id_tokens.exclude(pk=keep_access_token.id_token_id)
     # A device code approved but not polled yet (the model names its client by client_id).
     device_grants = get_device_grant_model().objects.filter(user=user)
     if application_id is not None:
@@ -331,11 +341,14 @@ def oauth_authorization_revoke(*, user, request: HttpRequest | None, reason: str
         applications = set(access.values_list("application_id", flat=True)) | set(
             refresh.filter(revoked__isnull=True).values_list("application_id", flat=True)
         )
-        refresh.delete()
-        access.delete()
+        # Counted from the DELETEs, not the SELECT above: of concurrent revocations of
+        # the same tokens only the one whose DELETE took rows answers and audits.
+        deleted = refresh.delete()[0] + access.delete()[0]
         id_tokens.delete()
         grants.delete()
         device_grants.delete()
+    if not deleted:
+        applications = set()
     if applications:
         client_ids = sorted(get_application_model().objects.filter(pk__in=applications).values_list("client_id", flat=True))
         audit_record(
@@ -386,6 +399,11 @@ class OAuthCredentials:
         return bool(oauth_authorization_revoke(user=user, request=request, reason=reason, application_id=int(key)))
 
     def revoke_all(self, *, user, request: HttpRequest | None, reason: str, keep: str | None = None) -> int:
+        # ``keep`` names the current application (the listed credential); what is
+        # kept of it is the token pair this request came with (``current_key``).
+        current = getattr(request, "auth", None) if keep is not None else None
+        if current is not None and str(current.application_id) == keep:
+            return oauth_authorization_revoke(user=user, request=request, reason=reason, keep_access_token=current)
         return oauth_authorization_revoke(
             user=user, request=request, reason=reason, keep_application_id=int(keep) if keep is not None else None
         )

@@ -1,4 +1,6 @@
+from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.contrib.auth.admin import UserAdmin
 
 from bouncer.core import credentials
@@ -12,6 +14,28 @@ class BouncerUserAdmin(UserAdmin):
     )
     actions = ["sign_out_everywhere"]
 
+    def get_deleted_objects(self, objs, request):
+        """Django's list, minus the models whose admin forbids deleting a row by hand.
+
+        django-oauth-toolkit's token admins forbid it for everyone ("revoke, do not
+        delete": a deleted access token orphans its refresh token), which made the
+        admin refuse (403) to delete any user who ever got an OAuth2 token. With
+        the user, every token row of the user goes in the same cascade (refresh
+        tokens included), and that deletion is the lifecycle event which ends the
+        user's credentials (``post_delete`` drops each cached copy). Waived only
+        where the staffer holds the model's delete permission: one they lack
+        still blocks the deletion, as in Django.
+        """
+        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        forbidden = {
+            str(model._meta.verbose_name)
+            for model in apps.get_models()
+            if self.admin_site.is_registered(model)
+            and request.user.has_perm(f"{model._meta.app_label}.{get_permission_codename('delete', model._meta)}")
+            and not self.admin_site.get_model_admin(model).has_delete_permission(request)
+        }
+        return to_delete, model_count, perms_needed - forbidden, protected
+
     @admin.action(description="Sign selected users out everywhere", permissions=["change"])
     def sign_out_everywhere(self, request, queryset) -> None:
         """Every session, DRF token, JWT sign-in and OAuth2 authorization of each user."""
@@ -23,13 +47,27 @@ class BouncerUserAdmin(UserAdmin):
 
 @admin.register(UserSession)
 class SessionAdmin(admin.ModelAdmin):
-    """Live sessions; deleting one signs that browser out at once (its cached copy goes too)."""
+    """Live sessions, for superusers; deleting one signs that browser out at once (its
+    cached copy goes too)."""
 
     list_display = ("session_key_prefix", "user", "ip_address", "created_at", "last_used_at", "expire_date")
     readonly_fields = ("session_key_prefix", "user", "ip_address", "user_agent", "created_at", "last_used_at", "expire_date")
     exclude = ("session_key", "session_data")
     date_hierarchy = "expire_date"
     list_select_related = ("user",)
+    # The primary key *is* the session key, a bearer secret: no row links it into a
+    # URL (browser history, request logs), and only a superuser, who could become
+    # any user anyway, sees the list (its checkboxes carry the key) or deletes one.
+    list_display_links = None
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
 
     @admin.display(description="session")
     def session_key_prefix(self, obj: UserSession) -> str:

@@ -1,6 +1,7 @@
 """Keep the cached user in step with the database, and run the credential
 lifecycle when a user's save changes who may sign in."""
 
+from django.contrib.auth.hashers import is_password_usable
 from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
@@ -33,9 +34,10 @@ def user_changed(sender, instance: User, created: bool = False, update_fields=No
 @receiver(pre_save, sender=User, dispatch_uid="users_lifecycle_detect")
 def user_lifecycle_detect(sender, instance: User, update_fields=None, raw: bool = False, **kwargs) -> None:
     """Notice, on the model itself, the saves that must end every credential: a
-    password set (the admin's form, ``manage.py changepassword``, any
-    ``set_password`` + ``save``) and an inactive user saved (the admin's checkbox,
-    a service, the ORM). Detected here rather than per caller so none is missed."""
+    password set or disabled (the admin's form, ``manage.py changepassword``, any
+    ``set_password`` or ``set_unusable_password`` + ``save``) and an inactive user
+    saved (the admin's checkbox, a service, the ORM). Detected here rather than
+    per caller so none is missed."""
     instance._bouncer_revoke_reason = None
     if raw or instance.pk is None or (update_fields is not None and set(update_fields) <= IRRELEVANT_FIELDS):
         return
@@ -44,6 +46,15 @@ def user_lifecycle_detect(sender, instance: User, update_fields=None, raw: bool 
     # Django keeps of "the password was set since load".
     if getattr(instance, "_password", None) is not None:
         instance._bouncer_revoke_reason = credentials.PASSWORD_SET
+    elif not is_password_usable(instance.password) and (update_fields is None or "password" in update_fields):
+        # ``set_unusable_password()`` (the admin's "Password-based authentication:
+        # Disabled", what an operator does to a compromised account) leaves no
+        # marker: compare with the stored hash. One query, only when saving a
+        # user without a usable password; a hash upgrade stays usable, so it
+        # never gets here.
+        stored = sender._default_manager.filter(pk=instance.pk).values_list("password", flat=True).first()
+        if stored is not None and stored != instance.password:
+            instance._bouncer_revoke_reason = credentials.PASSWORD_SET
     if not instance.is_active:
         # Saving an already inactive user revokes again: nothing is left, so
         # it costs a few empty deletes and writes no audit row.

@@ -13,8 +13,8 @@ staler than the two separate reads would be.
 
 Everything else — writes, expiry, the database fallback — is ``cached_db``'s.
 With the auth cache off (no Redis) every load reads the row, as the ``db``
-engine does: an in-process cache cannot learn that another worker or node
-revoked the session.
+engine does, joined with its user (one query for both): an in-process cache
+cannot learn that another worker or node revoked the session.
 
 Rows are ``UserSession`` (Django's documented seam: ``get_model_class`` and
 ``create_model_instance``), with the user, the address and user agent at
@@ -35,7 +35,6 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
-from django.contrib.sessions.backends.db import SessionStore as DBStore
 from django.core.cache import caches
 from django.db import transaction
 from django.http import HttpRequest
@@ -45,6 +44,7 @@ from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
 from bouncer.core import credentials
 from bouncer.core.http import client_ip
+from bouncer.core.modelcache import TOMBSTONE, TOMBSTONE_SECONDS, model_snapshot
 from bouncer.users.usercache import auth_cache_enabled, user_cache_key, user_cache_prefetched_set
 
 #: Session-data keys: {"ip", "ua", "at"} written at sign-in, and the last-used epoch.
@@ -121,9 +121,9 @@ class SessionStore(CachedDBStore):
             # by another worker or node deleted its row and only *that*
             # process's cached copy, so a copy here may be of a dead session.
             # Read the row (the ``db`` engine's load), never this process's copy.
-            return DBStore.load(self)
+            return self._load_row_with_user()
         if not session_key:
-            return super().load()
+            return self._load_cached()
         hinted_user = _HINTS.get(session_key)
         data = None
         if hinted_user is not None:
@@ -133,10 +133,12 @@ class SessionStore(CachedDBStore):
             except Exception:  # same tolerance as cached_db: treat as a miss
                 found = {}
             data = found.get(self.cache_key)
+            if not isinstance(data, dict):  # a miss, or a revoked session's tombstone
+                data = None
             if data is not None and str(data.get(SESSION_KEY)) == hinted_user:
                 user_cache_prefetched_set(user_id=hinted_user, snapshot=found.get(user_key))
         if data is None:
-            data = super().load()
+            data = self._load_cached()
         user_id = data.get(SESSION_KEY)
         if user_id is not None:
             if len(_HINTS) >= _MAX_HINTS:
@@ -144,16 +146,63 @@ class SessionStore(CachedDBStore):
             _HINTS[session_key] = str(user_id)
         return data
 
+    def save(self, must_create=False):
+        super().save(must_create)
+        # ``cached_db`` writes the row, then the cache: a revocation that deleted
+        # the row and left its tombstone in between is overwritten by this copy,
+        # which would then outlive the session for SESSION_COOKIE_AGE. Saves are
+        # rare (sign-in, "last used" every few minutes), so look once: if the row
+        # is gone, leave the tombstone again. Without the auth cache the copy is
+        # never read (``load``), so there is nothing to undo.
+        if auth_cache_enabled() and not self.model.objects.filter(session_key=self.session_key).exists():
+            session_cache_delete(session_keys=[self.session_key])
+
+    def _load_row_with_user(self):
+        """The ``db`` engine's load, joined with the user the row names: one query for
+        the session and its user when there is no cache (the row's ``user`` column
+        is written from the same data, so it names the same user)."""
+        try:
+            row = self.model.objects.select_related("user").get(session_key=self.session_key, expire_date__gt=timezone.now())
+        except self.model.DoesNotExist:
+            self._session_key = None  # as DBStore: an unknown key is dropped
+            return {}
+        data = self.decode(row.session_data)
+        if row.user is not None and str(data.get(SESSION_KEY)) == str(row.user_id):
+            user_cache_prefetched_set(user_id=row.user_id, snapshot=model_snapshot(row.user))
+        return data
+
+    def _load_cached(self):
+        """``cached_db``'s load, but a copy read from the row is stored with ``add``
+        and a tombstone counts as a miss: a request that read the row just before
+        a revocation committed cannot put the revoked session back into the cache,
+        where it would live for SESSION_COOKIE_AGE (``session_cache_delete`` leaves
+        the tombstone; the same rule as bouncer.core.modelcache.cache_fill).
+        Django's engine has no hook for this, hence the copy of its ten lines."""
+        try:
+            data = self._cache.get(self.cache_key)
+        except Exception:  # as cached_db: some backends raise on odd keys; a miss
+            data = None
+        if isinstance(data, dict):
+            return data
+        row = self._get_session_from_db()
+        if row is None:
+            return {}
+        data = self.decode(row.session_data)
+        self._cache.add(self.cache_key, data, self.get_expiry_age(expiry=row.expire_date))
+        return data
+
 
 def session_cache_delete(*, session_keys) -> None:
-    """Drop the cached copies of deleted session rows (a ``post_delete`` receiver calls it)."""
-    keys = [SessionStore(session_key=key).cache_key for key in session_keys]
-    if keys:
+    """Replace the cached copies of deleted session rows by tombstones (a ``post_delete``
+    receiver calls it), so a request that read the row before the delete committed
+    cannot cache it again (``SessionStore._load_cached`` only ``add``s)."""
+    tombstones = dict.fromkeys((SessionStore(session_key=key).cache_key for key in session_keys), TOMBSTONE)
+    if tombstones:
         cache = caches[settings.SESSION_CACHE_ALIAS]
-        cache.delete_many(keys)
+        cache.set_many(tombstones, timeout=TOMBSTONE_SECONDS)
         # Again after commit: a request that missed the cache before the delete
-        # committed may have read the old row and cached it again.
-        transaction.on_commit(lambda: cache.delete_many(keys))
+        # committed may have filled it before the first tombstone landed.
+        transaction.on_commit(lambda: cache.set_many(tombstones, timeout=TOMBSTONE_SECONDS))
 
 
 class SessionCredentials:

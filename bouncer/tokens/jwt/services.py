@@ -308,13 +308,18 @@ def jwt_logout(*, raw: str, request: HttpRequest | None) -> None:
     jwt_revoke_family(family=family, request=request, reason="logout")
 
 
-def jwt_revoke_family(*, family: JwtFamily, request: HttpRequest | None, reason: str) -> None:
-    _revoke_families([family.pk], reason=reason, now=timezone.now())
+def jwt_revoke_family(*, family: JwtFamily, request: HttpRequest | None, reason: str) -> bool:
+    """Revoke one sign-in; whether this call did (a concurrent revocation may have
+    won: then no second audit row)."""
+    revoked = _revoke_families([family.pk], reason=reason, now=timezone.now())
     family_state_invalidate([family.pk])
+    if not revoked:
+        return False
     audit_record(
         action=AuditAction.TOKEN_REVOKED, request=request, user=family.user, method="jwt",
         data={"family": str(family.pk), "reason": reason},
     )
+    return True
 
 
 def jwt_revoke_for_user(*, user: User, request: HttpRequest | None, reason: str, keep_family=None) -> int:
@@ -325,10 +330,12 @@ def jwt_revoke_for_user(*, user: User, request: HttpRequest | None, reason: str,
     ids = list(families.values_list("pk", flat=True))
     if not ids:
         return 0
-    _revoke_families(ids, reason=reason, now=timezone.now())
+    count = _revoke_families(ids, reason=reason, now=timezone.now())  # a concurrent revocation may have taken some
     family_state_invalidate(ids)
-    audit_record(action=AuditAction.TOKEN_REVOKED, request=request, user=user, method="jwt", data={"count": len(ids), "reason": reason})
-    return len(ids)
+    if not count:
+        return 0
+    audit_record(action=AuditAction.TOKEN_REVOKED, request=request, user=user, method="jwt", data={"count": count, "reason": reason})
+    return count
 
 
 def jwt_purge_expired(*, now: datetime | None = None, batch: int = PURGE_BATCH) -> int:
@@ -342,8 +349,8 @@ def jwt_purge_expired(*, now: datetime | None = None, batch: int = PURGE_BATCH) 
     return deleted
 
 
-def _revoke_families(ids, *, reason: str, now: datetime) -> None:
-    JwtFamily.objects.filter(pk__in=ids, revoked_at__isnull=True).update(revoked_at=now, revoke_reason=reason)
+def _revoke_families(ids, *, reason: str, now: datetime) -> int:
+    return JwtFamily.objects.filter(pk__in=ids, revoked_at__isnull=True).update(revoked_at=now, revoke_reason=reason)
 
 
 def _decode(raw: str, token_type: str) -> dict:
@@ -392,8 +399,7 @@ class JwtCredentials:
         if family is None:
             return False
         family.user = user
-        jwt_revoke_family(family=family, request=request, reason=reason)
-        return True
+        return jwt_revoke_family(family=family, request=request, reason=reason)
 
     def revoke_all(self, *, user, request: HttpRequest | None, reason: str, keep: str | None = None) -> int:
         return jwt_revoke_for_user(user=user, request=request, reason=reason, keep_family=keep)

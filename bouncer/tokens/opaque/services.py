@@ -74,9 +74,13 @@ def _token_create(*, user, device_name: str, ip_address: str | None) -> tuple[De
     return token, key
 
 
-def token_revoke(*, token: DeviceToken, request: HttpRequest | None, reason: str = "logout") -> None:
+def token_revoke(*, token: DeviceToken, request: HttpRequest | None, reason: str = "logout") -> bool:
+    """Delete the token; whether this call did (a concurrent revocation may have won:
+    then no second audit row)."""
     token_id = token.pk
-    DeviceToken.objects.filter(pk=token_id).delete()
+    count, _ = DeviceToken.objects.filter(pk=token_id).delete()
+    if not count:
+        return False
     audit_record(
         action=AuditAction.TOKEN_REVOKED,
         request=request,
@@ -84,6 +88,7 @@ def token_revoke(*, token: DeviceToken, request: HttpRequest | None, reason: str
         method="token",
         data={"token_id": token_id, "reason": reason},
     )
+    return True
 
 
 def token_revoke_all_for_user(*, user, request: HttpRequest | None, keep: DeviceToken | None = None, reason: str) -> int:
@@ -153,8 +158,7 @@ class TokenCredentials:
         if token is None:
             return False
         token.user = user  # for the audit row, without another query
-        token_revoke(token=token, request=request, reason=reason)
-        return True
+        return token_revoke(token=token, request=request, reason=reason)
 
     def revoke_all(self, *, user, request: HttpRequest | None, reason: str, keep: str | None = None) -> int:
         kept = DeviceToken(pk=int(keep)) if keep is not None else None
