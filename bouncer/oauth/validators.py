@@ -13,7 +13,8 @@ Each override is a documented public hook of the validator (oauthlib's
   per-account throttle, lockout, the same failure for every cause, audit),
   like every other sign-in; a refusal answers 429 ``rate_limited``;
 - a redeemed authorization code is recorded in the transaction that deletes
-  its grant, so a replay revokes what it issued;
+  its grant, so a replay revokes what it issued; an exchange that loses the
+  race for its code after ``validate_code`` is such a replay, not a 500;
 - Bearer tokens are accepted from the ``Authorization`` header only;
 - revocations and refresh-token reuse are audited;
 - a refresh token is rotated at most once, by a conditional UPDATE the
@@ -29,7 +30,7 @@ import base64
 import binascii
 from urllib.parse import unquote_plus
 
-from oauth2_provider.models import AbstractApplication, get_refresh_token_model
+from oauth2_provider.models import AbstractApplication, get_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
@@ -176,6 +177,33 @@ class BouncerOAuth2Validator(OAuth2Validator):
             return True
         services.oauth_code_replay_revoke(request=self.build_http_request(request), client=client, code_digest=checksum(code))
         return False
+
+    # After ``validate_code`` accepted the code, oauthlib asks for its PKCE
+    # challenge, method and redirect URI; the toolkit reads each with
+    # ``Grant.objects.get``. A concurrent exchange of the same code (two tabs, or
+    # an attacker racing the client) deletes the grant in between, and the
+    # toolkit's ``DoesNotExist`` became a 500. That request is a replay: it is
+    # answered like one, ``invalid_grant``, and revokes what the code issued.
+
+    def get_code_challenge(self, code, request):
+        return self._while_the_code_is_unredeemed(super().get_code_challenge, code, request, code, request)
+
+    def get_code_challenge_method(self, code, request):
+        return self._while_the_code_is_unredeemed(super().get_code_challenge_method, code, request, code, request)
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request, *args, **kwargs):
+        return self._while_the_code_is_unredeemed(
+            super().confirm_redirect_uri, code, request, client_id, code, redirect_uri, client, request, *args, **kwargs
+        )
+
+    def _while_the_code_is_unredeemed(self, read, code, request, *args, **kwargs):
+        try:
+            return read(*args, **kwargs)
+        except get_grant_model().DoesNotExist:
+            services.oauth_code_replay_revoke(
+                request=self.build_http_request(request), client=request.client, code_digest=checksum(code)
+            )
+            raise errors.InvalidGrantError(description="Authorization code already used.", request=request) from None
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         try:
