@@ -214,7 +214,7 @@ class BouncerOAuth2Validator(OAuth2Validator):
                 # Decided in the toolkit's transaction (_save_bearer_token), done
                 # after its rollback, so the revocation sticks. The toolkit's own
                 # set-based family revocation: refresh tokens revoked, access deleted.
-                get_refresh_token_model().revoke_family(reused.token_family)
+                services.oauth_refresh_family_revoke(token_family=reused.token_family)
                 services.oauth_refresh_reuse_record(
                     request=self.build_http_request(request), client=request.client, token_checksum=reused.token_checksum
                 )
@@ -272,7 +272,13 @@ class BouncerOAuth2Validator(OAuth2Validator):
         ):
             request.bouncer_refresh_reused = presented_row  # revoked by save_bearer_token, after the rollback
             raise InvalidGrant(description="Refresh token already used.", request=request)
-        super()._save_bearer_token(token, request, *args, **kwargs)
+        try:
+            super()._save_bearer_token(token, request, *args, **kwargs)
+        except get_refresh_token_model().DoesNotExist:
+            # A loser within the grace whose authorization was revoked (its rows
+            # deleted: sign out everywhere, a password change) after the check
+            # above, before the toolkit read the row again: there is nothing to answer.
+            raise InvalidGrant(description="Refresh token revoked.", request=request) from None
         if not rotating:
             return
         presented = request.refresh_token
@@ -314,6 +320,7 @@ class BouncerOAuth2Validator(OAuth2Validator):
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
         found, owner = services.oauth_token_owner(client=request.client, token_checksum=checksum(token))
         super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        services.oauth_refresh_token_family_revoke(client=request.client, token_checksum=checksum(token))
         if found:
             services.oauth_token_revoked_record(request=self.build_http_request(request), client=request.client, user=owner)
 

@@ -228,6 +228,23 @@ def test_revocation_by_owner_client_works_and_is_audited(user, password_app):
     assert AuditEvent.objects.filter(action=AuditAction.TOKEN_REVOKED, user=user, method="oauth2").count() == 1
 
 
+@pytest.mark.parametrize("hint", ["refresh_token", None])
+def test_revoking_a_rotated_refresh_token_revokes_its_successors_too(user, password_app, hint):
+    """Tab A signs out with the refresh token it holds while tab B has rotated it: the
+    sign-in ends (as a JWT logout with any refresh token of the family ends it), it
+    does not live on in B's successor."""
+    first = password_tokens(password_app, user)
+    second = post_form(TOKEN_URL, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+                       HTTP_AUTHORIZATION=password_app.basic()).json()
+    data = {"token": first["refresh_token"], **({"token_type_hint": hint} if hint else {})}
+    assert post_form("/o/revoke_token/", data, HTTP_AUTHORIZATION=password_app.basic()).status_code == 200
+    assert bearer(second["access_token"]).get("/api/accounts/profile/").status_code == 401
+    refused = post_form(TOKEN_URL, {"grant_type": "refresh_token", "refresh_token": second["refresh_token"]},
+                        HTTP_AUTHORIZATION=password_app.basic())
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    assert not RefreshToken.objects.filter(user=user, revoked__isnull=True).exists()
+
+
 def test_revoking_another_clients_token_has_no_effect(user, password_app):
     tokens = password_tokens(password_app, user)
     other = make_app("password")
