@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
@@ -157,6 +157,61 @@ def oauth_token_revoked_record(*, request: HttpRequest | None, client, user) -> 
     )
 
 
+#: Attempts of a revocation that PostgreSQL chose as a deadlock's victim.
+DEADLOCK_ATTEMPTS = 3
+
+
+def _deadlock_retried(write) -> None:
+    """Run ``write`` (one atomic block) again when PostgreSQL broke a deadlock by aborting it.
+
+    The lock order below makes deadlocks with the toolkit's rotation rare, not
+    impossible (its own statements lock what they touch in plan order); a
+    revocation must not fail for it, so it runs again, as PostgreSQL's
+    documentation advises. The block is a savepoint inside a caller's
+    transaction, so a retry never repeats the caller's work.
+    """
+    for attempt in range(DEADLOCK_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                write()
+            return
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != "40P01" or attempt == DEADLOCK_ATTEMPTS - 1:
+                raise
+
+
+def oauth_refresh_family_revoke(*, token_family) -> None:
+    """The toolkit's set-based ``revoke_family``, after locking the family's refresh tokens by
+    primary key.
+
+    Its UPDATE takes the family's rows in whatever order the plan visits them;
+    several losers of one refresh race revoking the same family at once (and a
+    sign-out everywhere deleting it) took them in different orders and
+    deadlocked on PostgreSQL: 500s, and the family survived the loser that died.
+    """
+    model = get_refresh_token_model()
+
+    def write():
+        list(model.objects.filter(token_family=token_family).select_for_update().order_by("pk").values_list("pk", flat=True))
+        model.revoke_family(token_family)
+
+    _deadlock_retried(write)
+
+
+def oauth_refresh_token_family_revoke(*, client, token_checksum: str) -> None:
+    """A refresh token of ``client`` was revoked (RFC 7009): its whole family goes with it.
+
+    The toolkit revokes the presented row only, and does nothing for a row
+    already rotated: a client signing out with the refresh token one tab holds
+    while another tab rotated it left the successor live.
+    """
+    if getattr(client, "pk", None) is None:
+        return
+    row = get_refresh_token_model().objects.filter(token_checksum=token_checksum, application_id=client.pk).first()
+    if row is not None and row.token_family:
+        oauth_refresh_family_revoke(token_family=row.token_family)
+
+
 def oauth_refresh_reuse_record(*, request: HttpRequest | None, client, token_checksum: str) -> None:
     """A refused refresh token that exists revoked was replayed: the toolkit revoked its family."""
     row = (
@@ -221,7 +276,7 @@ def oauth_code_replay_revoke(*, request: HttpRequest | None, client, code_digest
                 families.add(refresh.token_family)
         for family in families:
             # Rotation keeps the family, so this reaches every descendant.
-            refresh_model.revoke_family(family)
+            oauth_refresh_family_revoke(token_family=family)
         for access in access_model.objects.filter(token_checksum__in=checksums, application=client).select_related("user"):
             user = user or access.user
             revoke_access_token(access)
@@ -337,17 +392,32 @@ def oauth_authorization_revoke(
         device_grants = device_grants.filter(client_id__in=get_application_model().objects.filter(pk=application_id).values("client_id"))
     if keep_application_id is not None:
         device_grants = device_grants.exclude(client_id__in=get_application_model().objects.filter(pk=keep_application_id).values("client_id"))
-    with transaction.atomic():
-        applications = set(access.values_list("application_id", flat=True)) | set(
+    applications: set = set()
+
+    def write():
+        # Lock the refresh tokens first, in the toolkit's order (refresh token,
+        # then access token: its rotation, ``revoke`` and ``revoke_family``).
+        # Deleting them straight away makes Django's collector clear
+        # ``AccessToken.source_refresh_token`` (access rows) before it reaches
+        # the refresh rows: the opposite order, which deadlocked with a
+        # concurrent refresh on PostgreSQL (a 500, or a failed deactivation).
+        # By primary key, as ``oauth_refresh_family_revoke`` does: two lockers of
+        # one family's rows never take them in opposite orders.
+        list(refresh.select_for_update().order_by("pk").values_list("pk", flat=True))
+        applications.clear()
+        applications.update(set(access.values_list("application_id", flat=True)) | set(
             refresh.filter(revoked__isnull=True).values_list("application_id", flat=True)
-        )
+        ))
         # Counted from the DELETEs, not the SELECT above: of concurrent revocations of
         # the same tokens only the one whose DELETE took rows answers and audits.
-        deleted = refresh.delete()[0] + access.delete()[0]
+        deleted[0] = refresh.delete()[0] + access.delete()[0]
         id_tokens.delete()
         grants.delete()
         device_grants.delete()
-    if not deleted:
+
+    deleted = [0]
+    _deadlock_retried(write)
+    if not deleted[0]:
         applications = set()
     if applications:
         client_ids = sorted(get_application_model().objects.filter(pk__in=applications).values_list("client_id", flat=True))

@@ -13,7 +13,8 @@ Each override is a documented public hook of the validator (oauthlib's
   per-account throttle, lockout, the same failure for every cause, audit),
   like every other sign-in; a refusal answers 429 ``rate_limited``;
 - a redeemed authorization code is recorded in the transaction that deletes
-  its grant, so a replay revokes what it issued;
+  its grant, so a replay revokes what it issued; an exchange that loses the
+  race for its code after ``validate_code`` is such a replay, not a 500;
 - Bearer tokens are accepted from the ``Authorization`` header only;
 - revocations and refresh-token reuse are audited;
 - a refresh token is rotated at most once, by a conditional UPDATE the
@@ -29,7 +30,7 @@ import base64
 import binascii
 from urllib.parse import unquote_plus
 
-from oauth2_provider.models import AbstractApplication, get_refresh_token_model
+from oauth2_provider.models import AbstractApplication, get_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
@@ -177,6 +178,33 @@ class BouncerOAuth2Validator(OAuth2Validator):
         services.oauth_code_replay_revoke(request=self.build_http_request(request), client=client, code_digest=checksum(code))
         return False
 
+    # After ``validate_code`` accepted the code, oauthlib asks for its PKCE
+    # challenge, method and redirect URI; the toolkit reads each with
+    # ``Grant.objects.get``. A concurrent exchange of the same code (two tabs, or
+    # an attacker racing the client) deletes the grant in between, and the
+    # toolkit's ``DoesNotExist`` became a 500. That request is a replay: it is
+    # answered like one, ``invalid_grant``, and revokes what the code issued.
+
+    def get_code_challenge(self, code, request):
+        return self._while_the_code_is_unredeemed(super().get_code_challenge, code, request, code, request)
+
+    def get_code_challenge_method(self, code, request):
+        return self._while_the_code_is_unredeemed(super().get_code_challenge_method, code, request, code, request)
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request, *args, **kwargs):
+        return self._while_the_code_is_unredeemed(
+            super().confirm_redirect_uri, code, request, client_id, code, redirect_uri, client, request, *args, **kwargs
+        )
+
+    def _while_the_code_is_unredeemed(self, read, code, request, *args, **kwargs):
+        try:
+            return read(*args, **kwargs)
+        except get_grant_model().DoesNotExist:
+            services.oauth_code_replay_revoke(
+                request=self.build_http_request(request), client=request.client, code_digest=checksum(code)
+            )
+            raise errors.InvalidGrantError(description="Authorization code already used.", request=request) from None
+
     def save_bearer_token(self, token, request, *args, **kwargs):
         try:
             result = super().save_bearer_token(token, request, *args, **kwargs)
@@ -186,7 +214,7 @@ class BouncerOAuth2Validator(OAuth2Validator):
                 # Decided in the toolkit's transaction (_save_bearer_token), done
                 # after its rollback, so the revocation sticks. The toolkit's own
                 # set-based family revocation: refresh tokens revoked, access deleted.
-                get_refresh_token_model().revoke_family(reused.token_family)
+                services.oauth_refresh_family_revoke(token_family=reused.token_family)
                 services.oauth_refresh_reuse_record(
                     request=self.build_http_request(request), client=request.client, token_checksum=reused.token_checksum
                 )
@@ -244,7 +272,13 @@ class BouncerOAuth2Validator(OAuth2Validator):
         ):
             request.bouncer_refresh_reused = presented_row  # revoked by save_bearer_token, after the rollback
             raise InvalidGrant(description="Refresh token already used.", request=request)
-        super()._save_bearer_token(token, request, *args, **kwargs)
+        try:
+            super()._save_bearer_token(token, request, *args, **kwargs)
+        except get_refresh_token_model().DoesNotExist:
+            # A loser within the grace whose authorization was revoked (its rows
+            # deleted: sign out everywhere, a password change) after the check
+            # above, before the toolkit read the row again: there is nothing to answer.
+            raise InvalidGrant(description="Refresh token revoked.", request=request) from None
         if not rotating:
             return
         presented = request.refresh_token
@@ -286,6 +320,7 @@ class BouncerOAuth2Validator(OAuth2Validator):
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
         found, owner = services.oauth_token_owner(client=request.client, token_checksum=checksum(token))
         super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        services.oauth_refresh_token_family_revoke(client=request.client, token_checksum=checksum(token))
         if found:
             services.oauth_token_revoked_record(request=self.build_http_request(request), client=request.client, user=owner)
 

@@ -10,6 +10,15 @@ twice (once as text) nor lost.
 
 from config.settings import env
 
+#: Libraries that write credentials into their DEBUG lines: oauthlib every
+#: token it issues and every code it grants, the toolkit the redirect that
+#: carries a code and failed Basic credentials, Django's SQL log (DEBUG on)
+#: every session key it looks up. Never below INFO, whatever BOUNCER_LOG_LEVEL
+#: says: a debug log is for Bouncer's own lines, and the scrubber cannot find a
+#: token inside a library's free-text message.
+SECRET_BEARING_LOGGERS = ("oauthlib", "oauth2_provider", "django.db.backends")
+_QUIET_LEVEL = "INFO" if env.LOG_LEVEL == "debug" else env.LOG_LEVEL.upper()
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -32,5 +41,6 @@ LOGGING = {
         # runserver's request lines: shown in development, quiet in production.
         "django.server": {"handlers": [], "level": "INFO" if env.DEBUG else "WARNING", "propagate": True},
         "bouncer.audit": {"level": "INFO", "propagate": True},
+        **{name: {"level": _QUIET_LEVEL, "propagate": True} for name in SECRET_BEARING_LOGGERS},
     },
 }

@@ -344,3 +344,80 @@ def test_a_rotation_revoked_by_a_replay_before_its_answer_is_refused_not_500(use
         assert_refused_without_tokens(refresh(password_app, first["refresh_token"]))
     assert replayed and not AccessToken.objects.filter(user=user).exists()
     assert AuditEvent.objects.filter(action=AuditAction.TOKEN_REUSE_DETECTED, user=user).count() == 1
+
+
+# --- refreshes racing a lifecycle event (meaningful on PostgreSQL) --------------------------
+
+
+def _lifecycle_event(kind: str, user_id: int):
+    from bouncer.core.credentials import credential_revoke_all
+    from bouncer.users.models import User
+
+    def event():
+        user = User.objects.get(pk=user_id)
+        if kind == "password_set":
+            user.set_password("another-horse-battery-7")
+            user.save()
+        elif kind == "deactivation":
+            user.is_active = False
+            user.save()
+        else:
+            credential_revoke_all(user=user, request=None, reason="signed_out_everywhere")
+
+    return event
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("grace_seconds", [0, GRACE])
+@pytest.mark.parametrize("kind", ["password_set", "deactivation", "sign_out_everywhere"])
+def test_refreshes_racing_a_lifecycle_event_are_4xx_never_500_and_nothing_they_mint_survives(kind, grace_seconds):
+    """Five tabs refresh one token while the account's credentials are revoked.
+
+    On PostgreSQL the revocation used to lock access rows before refresh rows
+    (Django's collector clearing ``source_refresh_token``) and the losers'
+    family revocations took the family's rows in any order: deadlocks, so 500s
+    on /o/token/ and sometimes the password change or deactivation itself
+    failing; and a loser within the grace whose rows were deleted meanwhile
+    met the toolkit's ``RefreshToken.DoesNotExist``: another 500.
+    """
+    from tests.conftest import PASSWORD
+
+    user = make_user("alice")
+    app = make_app("password")
+    with override_settings(OAUTH2_PROVIDER={**settings.OAUTH2_PROVIDER, "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": grace_seconds}):
+        for _ in range(3):  # the interleavings differ from round to round
+            user.refresh_from_db()
+            user.is_active = True
+            user.set_password(PASSWORD)
+            user.save()
+            first = password_tokens(app, user, scope="read")
+            barrier, answers, failures, lock = threading.Barrier(6), [], [], threading.Lock()
+            event = _lifecycle_event(kind, user.pk)
+
+            def run(task, record):
+                try:
+                    barrier.wait(timeout=30)
+                    result = task()
+                except Exception as exc:  # noqa: BLE001 - the event must not fail: recorded, asserted below
+                    result = exc
+                    with lock:
+                        failures.append(exc)
+                finally:
+                    connection.close()
+                if record and not isinstance(result, Exception):
+                    with lock:
+                        answers.append((result.status_code, result.json()))
+
+            tasks = [(event, False)] + [(lambda: refresh(app, first["refresh_token"]), True)] * 5
+            threads = [threading.Thread(target=run, args=task) for task in tasks]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+            assert failures == []
+            assert len(answers) == 5
+            assert all(status == 200 or (status == 400 and body["error"] == "invalid_grant") for status, body in answers), answers
+            for status, body in answers:
+                if status == 200:
+                    assert bearer(body["access_token"]).get("/api/accounts/profile/").status_code == 401
+                    assert_refused_without_tokens(refresh(app, body["refresh_token"]))

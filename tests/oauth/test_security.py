@@ -131,6 +131,76 @@ def test_code_replay_after_refresh_revokes_descendants(user, public_app):
     assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
 
 
+@pytest.mark.parametrize("read", ["get_code_challenge", "get_code_challenge_method", "confirm_redirect_uri"])
+@pytest.mark.parametrize("client_type", ["public", "confidential"])
+def test_code_redeemed_by_a_concurrent_exchange_mid_validation_is_a_replay_not_500(user, client_type, read):
+    """The interleaving behind a 500 seen with threads on PostgreSQL, made deterministic:
+    tab B's exchange passes ``validate_code``, then tab A redeems the code (the grant
+    row is deleted) before B reads the grant's PKCE challenge or redirect URI."""
+    from unittest.mock import patch
+
+    from bouncer.oauth.validators import BouncerOAuth2Validator
+
+    app = make_app("authorization-code", client_type=client_type)
+    confidential = client_type == "confidential"
+    verifier, challenge = pkce_pair()
+    code = code_from(authorize(user, app, scope="read", challenge=challenge))
+    original, winner, started = getattr(BouncerOAuth2Validator, read), [], []
+
+    def read_after_the_other_tab_won(self, *args, **kwargs):
+        if not started:  # the first call is tab B's; tab A runs all the way through meanwhile
+            started.append(True)
+            winner.append(exchange(app, code, verifier, confidential=confidential))
+        return original(self, *args, **kwargs)
+
+    with patch.object(BouncerOAuth2Validator, read, read_after_the_other_tab_won):
+        loser = exchange(app, code, verifier, confidential=confidential)
+    assert winner[0].status_code == 200, winner[0].content
+    assert loser.status_code == 400, loser.content
+    assert loser["Content-Type"] == "application/json" and loser["Cache-Control"] == "no-store"
+    assert loser.json()["error"] == "invalid_grant" and "access_token" not in loser.json()
+    # A replay, as if it came after: what the code issued is revoked (RFC 6749 4.1.2).
+    assert bearer(winner[0].json()["access_token"]).get("/api/accounts/profile/").status_code == 401
+    assert not AccessToken.objects.exists()
+    assert AuditEvent.objects.filter(action=AuditAction.CODE_REPLAYED, user=user).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("client_type", ["public", "confidential"])
+def test_concurrent_exchanges_of_one_code_answer_invalid_grant_never_500_and_leave_no_token(client_type):
+    import threading
+
+    from django.db import connection
+
+    from tests.conftest import make_user
+
+    user = make_user("alice")
+    app = make_app("authorization-code", client_type=client_type)
+    verifier, challenge = pkce_pair()
+    code = code_from(authorize(user, app, challenge=challenge))
+    barrier, answers, lock = threading.Barrier(6), [], threading.Lock()
+
+    def tab():
+        try:
+            barrier.wait(timeout=30)
+            response = exchange(app, code, verifier, confidential=client_type == "confidential")
+        finally:
+            connection.close()
+        with lock:
+            answers.append((response.status_code, response.json()))
+
+    threads = [threading.Thread(target=tab) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(answers) == 6
+    assert all(status == 200 or (status == 400 and body["error"] == "invalid_grant") for status, body in answers), answers
+    assert [status for status, _ in answers].count(200) <= 1
+    # Every loser is a replay: whatever the code issued is revoked.
+    assert not AccessToken.objects.exists()
+
+
 def test_code_of_one_client_cannot_be_redeemed_by_another(user, public_app):
     verifier, challenge = pkce_pair()
     code = code_from(authorize(user, public_app, challenge=challenge))
@@ -156,6 +226,23 @@ def test_revocation_by_owner_client_works_and_is_audited(user, password_app):
     assert response.status_code == 200
     assert bearer(tokens["access_token"]).get("/api/accounts/profile/").status_code == 401
     assert AuditEvent.objects.filter(action=AuditAction.TOKEN_REVOKED, user=user, method="oauth2").count() == 1
+
+
+@pytest.mark.parametrize("hint", ["refresh_token", None])
+def test_revoking_a_rotated_refresh_token_revokes_its_successors_too(user, password_app, hint):
+    """Tab A signs out with the refresh token it holds while tab B has rotated it: the
+    sign-in ends (as a JWT logout with any refresh token of the family ends it), it
+    does not live on in B's successor."""
+    first = password_tokens(password_app, user)
+    second = post_form(TOKEN_URL, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+                       HTTP_AUTHORIZATION=password_app.basic()).json()
+    data = {"token": first["refresh_token"], **({"token_type_hint": hint} if hint else {})}
+    assert post_form("/o/revoke_token/", data, HTTP_AUTHORIZATION=password_app.basic()).status_code == 200
+    assert bearer(second["access_token"]).get("/api/accounts/profile/").status_code == 401
+    refused = post_form(TOKEN_URL, {"grant_type": "refresh_token", "refresh_token": second["refresh_token"]},
+                        HTTP_AUTHORIZATION=password_app.basic())
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    assert not RefreshToken.objects.filter(user=user, revoked__isnull=True).exists()
 
 
 def test_revoking_another_clients_token_has_no_effect(user, password_app):

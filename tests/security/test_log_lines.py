@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import logging.config
 from contextlib import contextmanager
 
 import pytest
@@ -84,3 +85,55 @@ def test_status_code_is_kept_and_secret_fields_are_still_redacted():
     record = json.loads(lines[0])
     assert record["status_code"] == 403 and record["data"]["status_code"] == 400
     assert "dc-secret" not in lines[0] and "auth-code-secret" not in lines[0]
+
+
+@contextmanager
+def root_level(level: int):
+    """The root logger at ``level``, as ``BOUNCER_LOG_LEVEL`` sets it (config/settings/logging.py)."""
+    from django.conf import settings
+
+    root = logging.getLogger()
+    before = root.level
+    logging.config.dictConfig({**settings.LOGGING, "root": {**settings.LOGGING["root"], "level": logging.getLevelName(level)}})
+    try:
+        yield
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
+        root.setLevel(before)
+
+
+def test_debug_log_level_never_writes_tokens_codes_secrets_or_session_keys(user):
+    """An operator who sets BOUNCER_LOG_LEVEL=debug (with DEBUG on, in development) gets
+    more lines, never a credential: oauthlib logs every issued token and code at DEBUG,
+    the toolkit the redirect with the code, Django's SQL log every session key."""
+    import logging.config  # noqa: F401 - dictConfig
+
+    from tests.conftest import PASSWORD
+    from tests.oauth.conftest import authorize, code_from, exchange, make_app, password_grant, pkce_pair, post_form
+
+    secrets_seen: list[str] = [PASSWORD]
+    with override_settings(DEBUG=True), root_level(logging.DEBUG), captured_lines("oauthlib") as lines:
+        password_app = make_app("password")
+        secrets_seen.append(password_app.secret)
+        tokens = password_grant(password_app, user).json()
+        secrets_seen += [tokens["access_token"], tokens["refresh_token"]]
+        refreshed = post_form(
+            "/o/token/", {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            HTTP_AUTHORIZATION=password_app.basic(),
+        ).json()
+        secrets_seen += [refreshed["access_token"], refreshed["refresh_token"]]
+        code_app = make_app("authorization-code")
+        verifier, challenge = pkce_pair()
+        code = code_from(authorize(user, code_app, challenge=challenge))
+        issued = exchange(code_app, code, verifier).json()
+        secrets_seen += [code, verifier, code_app.secret, issued["access_token"], issued["refresh_token"]]
+        from django.test import Client
+
+        login = Client().post("/api/accounts/login/", {"username": user.username, "password": PASSWORD}, content_type="application/json")
+        from django.conf import settings
+
+        secrets_seen.append(login.cookies[settings.SESSION_COOKIE_NAME].value)
+    assert len(lines) > 0  # the debug lines were written, and captured
+    text = "\n".join(lines)
+    leaked = [secret for secret in secrets_seen if secret in text]
+    assert leaked == [], [line for line in lines if any(secret in line for secret in leaked)][:3]

@@ -98,3 +98,68 @@ def test_concurrent_refreshes_without_grace_one_wins_and_the_replays_revoke_the_
     assert all(o == "token_revoked" for o in outcomes if isinstance(o, str))
     assert AuditEvent.objects.filter(action=AuditAction.TOKEN_REFRESHED, data__grace=False).count() == len(winners) == 1
     assert JwtFamily.objects.get().revoke_reason == "reuse"
+
+
+def _refreshes_racing(raw: str, rival) -> list:
+    """THREADS - 1 refreshes of ``raw`` and one call of ``rival``, released together."""
+    barrier = threading.Barrier(THREADS)
+    outcomes, lock = [], threading.Lock()
+
+    def worker(task):
+        try:
+            barrier.wait(timeout=30)
+            try:
+                result = task()
+            except JwtRejected as exc:
+                result = exc.code
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(result)
+
+    tasks = [lambda: jwt_refresh(raw=raw, request=None)] * (THREADS - 1) + [rival]
+    threads = [threading.Thread(target=worker, args=(task,)) for task in tasks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(outcomes) == THREADS
+    return outcomes
+
+
+def _nothing_survives(pairs) -> None:
+    for pair in pairs:
+        with pytest.raises(JwtRejected):
+            jwt_verify(raw=pair.access)
+        with pytest.raises(JwtRejected):
+            jwt_refresh(raw=pair.refresh, request=None)
+
+
+def _set_password(user):
+    def rival():
+        from bouncer.users.models import User
+
+        fresh = User.objects.get(pk=user.pk)
+        fresh.set_password("another-horse-battery-7")
+        fresh.save()
+
+    return rival
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("seconds", [0, 10])
+@pytest.mark.parametrize("rival_kind", ["logout", "password_set"])
+def test_refreshes_racing_a_logout_or_a_password_change_mint_nothing_that_survives(seconds, rival_kind):
+    from bouncer.tokens.jwt.services import jwt_logout
+
+    user = make_user("alice")
+    for _ in range(3):  # a few rounds: the interleavings differ from run to run
+        pair = jwt_obtain(user=user, request=None)
+        rival = (lambda raw=pair.refresh: jwt_logout(raw=raw, request=None)) if rival_kind == "logout" else _set_password(user)
+        with grace(seconds):
+            outcomes = _refreshes_racing(pair.refresh, rival)
+        minted = [o for o in outcomes if hasattr(o, "access")]
+        assert all(o in (None, "token_revoked") for o in outcomes if not hasattr(o, "access")), outcomes
+        assert JwtFamily.objects.get(pk=pair.family_id).revoked_at is not None
+        _nothing_survives(minted)
+        _nothing_survives([pair])
