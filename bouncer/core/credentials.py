@@ -26,6 +26,8 @@ from typing import Protocol
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from bouncer.core.exceptions import InvalidCredentials
+
 #: Revocation reasons written into audit rows (the lifecycle events).
 PASSWORD_CHANGED = "password_changed"
 PASSWORD_SET = "password_set"
@@ -136,6 +138,29 @@ def credential_revoke_all(*, user, request: HttpRequest | None, reason: str, kee
         keep = current[1] if current is not None and current[0] == kind.name else None
         total += kind.revoke_all(user=user, request=request, reason=reason, keep=keep)
     return total
+
+
+def credential_issue_guard(*, user) -> None:
+    """Refuse to issue a credential to a sign-in that a lifecycle event overtook.
+
+    Called first inside the transaction that stores a new DRF token, JWT
+    sign-in or OAuth2 token pair. The sign-in flow checked the password a
+    moment earlier; a password change, password set or deactivation that
+    committed in between revoked every credential that existed then, and one
+    stored now would escape it. So the user's row is locked (a concurrent
+    change waits for this transaction, whose credential its revocation then
+    sees) and must still hold the password hash and ``is_active`` the sign-in
+    saw; else ``InvalidCredentials``, the flow's one failure. Browser sessions
+    need no call: Django compares a session's password hash on every request.
+    """
+    row = (
+        type(user)._default_manager.select_for_update()
+        .filter(pk=user.pk)
+        .values_list("password", "is_active")
+        .first()
+    )
+    if row is None or not row[1] or not user.is_active or not constant_time_compare(row[0], user.password):
+        raise InvalidCredentials()
 
 
 # --- the lifecycle events detected on the user's save ---------------------------------

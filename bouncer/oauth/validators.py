@@ -35,6 +35,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
+from bouncer.core.credentials import credential_issue_guard
 from bouncer.core.digests import sha256_hex
 from bouncer.core.exceptions import InvalidCredentials
 from bouncer.oauth import services
@@ -257,6 +258,11 @@ class BouncerOAuth2Validator(OAuth2Validator):
         # transaction. Overridden rather than save_bearer_token so the claim
         # below, the rotation and a refusal share one transaction: a refusal
         # rolls back whatever the toolkit wrote.
+        if request.grant_type == "password":
+            try:
+                credential_issue_guard(user=request.user)
+            except InvalidCredentials:
+                raise InvalidGrant(request=request) from None
         presented_row = getattr(request, "refresh_token_instance", None)
         rotating = request.grant_type == "refresh_token" and "refresh_token" in token and presented_row is not None
         # One refresh token, one successor, decided by the database: the

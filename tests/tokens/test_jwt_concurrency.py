@@ -154,6 +154,7 @@ def test_refreshes_racing_a_logout_or_a_password_change_mint_nothing_that_surviv
 
     user = make_user("alice")
     for _ in range(3):  # a few rounds: the interleavings differ from run to run
+        user.refresh_from_db()  # the last round's rival changed the password: sign in as the user is now
         pair = jwt_obtain(user=user, request=None)
         rival = (lambda raw=pair.refresh: jwt_logout(raw=raw, request=None)) if rival_kind == "logout" else _set_password(user)
         with grace(seconds):

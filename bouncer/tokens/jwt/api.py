@@ -84,11 +84,13 @@ class JwtObtainApi(APIView):
                 method="jwt",
                 address_scope="token",
             )
+            pair = services.jwt_obtain(user=result.completed_user(), request=request)
         except InvalidCredentials:
             # SPEC.md: 401, as simplejwt answers, with the Bearer challenge
-            # the JWT class sends for any other bad credential.
+            # the JWT class sends for any other bad credential (also when a
+            # password change overtook the sign-in before the issue).
             raise JwtObtainFailed() from None
-        return _respond(services.jwt_obtain(user=result.completed_user(), request=request), cookie=data.validated_data["cookie"])
+        return _respond(pair, cookie=data.validated_data["cookie"])
 
 
 class JwtRefreshApi(APIView):

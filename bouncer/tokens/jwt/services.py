@@ -114,6 +114,7 @@ def jwt_obtain(*, user: User, request: HttpRequest | None) -> TokenPair:
     """A new sign-in: a new family and its first pair."""
     now = timezone.now()
     with transaction.atomic():  # one commit: family, refresh row, audit row
+        credentials.credential_issue_guard(user=user)
         family = JwtFamily.objects.create(
             user=user, created_at=now, expires_at=now, last_used_at=now,
             ip_address=client_ip(request) if request is not None else None,

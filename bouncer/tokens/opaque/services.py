@@ -58,6 +58,7 @@ def _token_create(*, user, device_name: str, ip_address: str | None) -> tuple[De
     now = timezone.now()
     key = token_generate_key()
     with transaction.atomic():
+        credentials.credential_issue_guard(user=user)
         if device_name:
             DeviceToken.objects.filter(user=user, device_name=device_name).delete()
         token = DeviceToken.objects.create(
