@@ -175,4 +175,16 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         # was (DRF's Basic and the Token class raise a bare message). A missing
         # credential (NotAuthenticated) keeps SPEC.md's exact body.
         response.data = error_body(str(exc.detail), exc.detail.code)
+    elif (
+        response is not None
+        and not isinstance(exc, exceptions.NotAuthenticated)  # SPEC.md's exact body
+        and isinstance(response.data, dict)
+        and set(response.data) == {"detail"}
+        and getattr(response.data["detail"], "code", None)
+    ):
+        # DRF's own bare-detail errors (NotFound for a page past the end or an
+        # Http404 in a view, 405, 406, 415, PermissionDenied, throttled ...) in
+        # the same shape as every other error.
+        detail = response.data["detail"]
+        response.data = error_body(str(detail), detail.code)
     return response

@@ -25,7 +25,20 @@ def test_unknown_non_api_path_keeps_html(client):
 def test_wrong_method_is_405_json(client):
     response = client.delete("/api/accounts/register/")
     assert response.status_code == 405
-    assert response.json() == {"detail": 'Method "DELETE" not allowed.'}
+    assert response.json() == {"detail": 'Method "DELETE" not allowed.', "code": "method_not_allowed"}
+
+
+def test_drf_own_errors_carry_a_code_like_every_other_error(user):
+    """DRF's NotFound (a page past the end), 405 and the like come in the one
+    {"detail", "code"} shape too, not a bare detail."""
+    from tests.conftest import token_client
+
+    client = token_client(user)
+    past_the_end = client.get("/api/accounts/sessions/", {"page": 999})
+    assert past_the_end.status_code == 404
+    assert past_the_end.json() == {"detail": "Invalid page.", "code": "not_found"}
+    throttled_shape = client.put("/api/accounts/profile/", {}, format="json")
+    assert throttled_shape.status_code == 405 and throttled_shape.json()["code"] == "method_not_allowed"
 
 
 def test_unhandled_exception_is_500_json_without_traceback(user):

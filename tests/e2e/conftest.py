@@ -65,9 +65,13 @@ def live_server_env(server_db_url, tmp_path_factory):
         # A replayed OAuth2 refresh token is reuse at once (the 10 s default grace,
         # which the tests cannot wait out against a real clock, is tested in-process).
         BOUNCER_OAUTH_REFRESH_GRACE_SECONDS="0",
-        # One test user signs in with the password grant for each case of the
-        # scope matrix; the per-account throttle itself is tested in-process.
+        # Every test signs in from 127.0.0.1, one user with the password grant
+        # for each case of the scope matrix: the whole run is far more sign-ins
+        # a minute than one address or account may make. The throttles
+        # themselves are tested in-process (tests/security/test_signin_*.py).
         BOUNCER_THROTTLE_LOGIN_ACCOUNT="1000/min",
+        BOUNCER_THROTTLE_LOGIN="1000/min",
+        BOUNCER_THROTTLE_TOKEN="1000/min",
     )
     return env
 
