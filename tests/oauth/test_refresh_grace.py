@@ -23,6 +23,7 @@ from oauth2_provider.models import AccessToken, RefreshToken
 from bouncer.audit.models import AuditAction, AuditEvent
 from bouncer.oauth.grace import GraceAnswer, grace_answer_recall, grace_answer_remember, grace_cache_key
 from bouncer.oauth.validators import BouncerOAuth2Validator
+from tests.concurrency import at_once
 from tests.conftest import make_user
 from tests.oauth.conftest import TOKEN_URL, bearer, make_app, password_tokens
 
@@ -95,23 +96,7 @@ def test_concurrent_refreshes_within_grace_all_get_the_one_rotated_pair():
     app = make_app("password")
     first = password_tokens(app, user, scope="read")
     threads_count = 4
-    barrier = threading.Barrier(threads_count)
-    answers, lock = [], threading.Lock()
-
-    def tab():
-        try:
-            barrier.wait(timeout=30)
-            response = refresh(app, first["refresh_token"])
-        finally:
-            connection.close()
-        with lock:
-            answers.append((response.status_code, response.json()))
-
-    threads = [threading.Thread(target=tab) for _ in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    answers = _race(app, first["refresh_token"], threads_count)
     assert [status for status, _ in answers] == [200] * threads_count, answers
     pairs = {(body["access_token"], body["refresh_token"]) for _, body in answers}
     assert len(pairs) == 1 and all(all(pair) for pair in pairs)
@@ -233,25 +218,11 @@ def test_an_entry_opens_with_its_own_refresh_token_only(user, password_app):
 
 
 def _race(app, refresh_token: str, threads_count: int) -> list[tuple[int, dict]]:
-    barrier = threading.Barrier(threads_count)
-    answers, lock = [], threading.Lock()
-
     def tab():
-        try:
-            barrier.wait(timeout=30)
-            response = refresh(app, refresh_token)
-        finally:
-            connection.close()
-        with lock:
-            answers.append((response.status_code, response.json()))
+        response = refresh(app, refresh_token)
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=tab) for _ in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(answers) == threads_count
-    return answers
+    return at_once([tab] * threads_count)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import base64
 import re
-import threading
 
 import pytest
 import time_machine
 from django.conf import settings
-from django.db import connection
 from django.test import Client, RequestFactory, override_settings
 from rest_framework.test import APIClient
 
 from bouncer.audit.models import AuditAction, AuditEvent
 from bouncer.core.exceptions import InvalidCredentials
 from bouncer.users.signin import AccountLocked, SignInThrottled, signin_password
+from tests.concurrency import at_once
 from tests.conftest import PASSWORD, make_user
 from tests.oauth.conftest import make_app, post_form
 
@@ -39,25 +38,7 @@ def rates(**overrides):
 
 
 def parallel(work) -> list:
-    barrier = threading.Barrier(THREADS)
-    outcomes, lock = [], threading.Lock()
-
-    def worker(i):
-        try:
-            barrier.wait(timeout=30)
-            result = work(i)
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(outcomes) == THREADS
-    return outcomes
+    return at_once([lambda i=i: work(i) for i in range(THREADS)])
 
 
 def _guess(i):

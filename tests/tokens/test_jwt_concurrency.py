@@ -6,49 +6,33 @@ writes serialize and the same outcome must hold.
 """
 
 import json
-import threading
 from datetime import timedelta
 
 import jwt as pyjwt
 import pytest
 import time_machine
 from django.conf import settings
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
 from bouncer.audit.models import AuditAction, AuditEvent
 from bouncer.tokens.jwt.models import JwtFamily, JwtRefreshToken
 from bouncer.tokens.jwt.services import JwtRejected, jwt_obtain, jwt_refresh, jwt_verify
+from tests.concurrency import at_once
 from tests.conftest import make_user
 
 THREADS = 8
 
 
+def _refresh_or_code(raw: str):
+    try:
+        return jwt_refresh(raw=raw, request=None)
+    except JwtRejected as exc:
+        return exc.code
+
+
 def race(raw: str) -> list:
-    barrier = threading.Barrier(THREADS)
-    outcomes = []
-    lock = threading.Lock()
-
-    def worker():
-        try:
-            barrier.wait(timeout=30)
-            try:
-                result = jwt_refresh(raw=raw, request=None)
-            except JwtRejected as exc:
-                result = exc.code
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(outcomes) == THREADS
-    return outcomes
+    return at_once([lambda: _refresh_or_code(raw)] * THREADS)
 
 
 def claims_of(token: str) -> dict:
@@ -102,29 +86,14 @@ def test_concurrent_refreshes_without_grace_one_wins_and_the_replays_revoke_the_
 
 def _refreshes_racing(raw: str, rival) -> list:
     """THREADS - 1 refreshes of ``raw`` and one call of ``rival``, released together."""
-    barrier = threading.Barrier(THREADS)
-    outcomes, lock = [], threading.Lock()
 
-    def worker(task):
+    def rival_or_code():
         try:
-            barrier.wait(timeout=30)
-            try:
-                result = task()
-            except JwtRejected as exc:
-                result = exc.code
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(result)
+            return rival()
+        except JwtRejected as exc:
+            return exc.code
 
-    tasks = [lambda: jwt_refresh(raw=raw, request=None)] * (THREADS - 1) + [rival]
-    threads = [threading.Thread(target=worker, args=(task,)) for task in tasks]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(outcomes) == THREADS
-    return outcomes
+    return at_once([lambda: _refresh_or_code(raw)] * (THREADS - 1) + [rival_or_code])
 
 
 def _nothing_survives(pairs) -> None:
