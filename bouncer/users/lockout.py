@@ -82,7 +82,11 @@ def lockout_record_failure(*, username: str, place: int) -> bool:
     if place >= settings.BOUNCER_LOCKOUT_ATTEMPTS:
         # add() is atomic: only the attempt that creates the lock reports it.
         locked_now = cache.add(_lock_key(username), time.time() + window, timeout=window)
-        cache.delete(_failures_key(username))
+        # The failure count is kept, not deleted: an attempt that read "not
+        # locked" just before the lock was set then reserves a place past the
+        # limit and is refused. A deleted count let it start over at 1 and have
+        # its password checked. The count was created before the lock with
+        # the same timeout, so it is gone by the time the lock ends.
         return locked_now
     return False
 

@@ -64,3 +64,20 @@ def test_locked_retry_after_is_the_time_left_not_the_full_period(api, user):
         assert attempt(api, "alice", PASSWORD)["Retry-After"] == "600"
         clock.shift(datetime.timedelta(seconds=100))
         assert attempt(api, "alice", PASSWORD)["Retry-After"] == "500"
+
+
+@override_settings(BOUNCER_LOCKOUT_ATTEMPTS=3)
+def test_attempt_that_read_not_locked_just_before_the_lock_is_still_refused(monkeypatch):
+    """The interleaving of N parallel guesses: one attempt reads "not locked",
+    the third failure then locks the name, and only then does the first attempt
+    reserve its place. It must be past the limit, not first of a new count."""
+    from bouncer.users import lockout
+
+    for _ in range(3):
+        wait, place = lockout.lockout_attempt_begin(username="alice")
+        assert wait is None
+        lockout.lockout_record_failure(username="alice", place=place)
+    assert lockout.lockout_remaining(username="alice") is not None
+    monkeypatch.setattr(lockout, "lockout_remaining", lambda *, username: None)  # read before the lock was set
+    wait, _ = lockout.lockout_attempt_begin(username="alice")
+    assert wait is not None
