@@ -73,6 +73,13 @@ def lockout_attempt_begin(*, username: str) -> tuple[int | None, int]:
         place = 1 if cache.add(key, 1, timeout=window) else cache.incr(key)
     if place > settings.BOUNCER_LOCKOUT_ATTEMPTS:
         return lockout_remaining(username=username) or window, place
+    # Read the lock again after reserving: an attempt that read "not locked"
+    # just before a racing failure set the lock and deleted the count (in that
+    # order) got a fresh low place from the deleted count, but sees the lock
+    # here. Without this it had its password checked: one guess past the limit.
+    remaining = lockout_remaining(username=username)
+    if remaining is not None:
+        return remaining, 0
     return None, place
 
 
@@ -82,11 +89,7 @@ def lockout_record_failure(*, username: str, place: int) -> bool:
     if place >= settings.BOUNCER_LOCKOUT_ATTEMPTS:
         # add() is atomic: only the attempt that creates the lock reports it.
         locked_now = cache.add(_lock_key(username), time.time() + window, timeout=window)
-        # The failure count is kept, not deleted: an attempt that read "not
-        # locked" just before the lock was set then reserves a place past the
-        # limit and is refused. A deleted count let it start over at 1 and have
-        # its password checked. The count was created before the lock with
-        # the same timeout, so it is gone by the time the lock ends.
+        cache.delete(_failures_key(username))  # after the lock: see lockout_attempt_begin
         return locked_now
     return False
 
