@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Protocol
 
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from bouncer.core.exceptions import InvalidCredentials
@@ -40,6 +41,18 @@ SIGNED_OUT_BY_ADMIN = "signed_out_by_admin"
 #: Seconds between two writes of a credential's "last used" time (coarse on purpose:
 #: never a write per request).
 LAST_USED_RESOLUTION_SECONDS = 300
+
+
+def credential_seen(*, row, field: str = "last_used_at", now: datetime | None = None) -> None:
+    """The coarse "last used" of a credential row just read from the database
+    (a cache miss, or every request without the cache): one UPDATE at most per
+    ``LAST_USED_RESOLUTION_SECONDS``, never one per request. ``update()`` on
+    purpose, so no ``post_save`` drops the cache entry being filled."""
+    now = now or timezone.now()
+    last = getattr(row, field)
+    if last is None or (now - last).total_seconds() >= LAST_USED_RESOLUTION_SECONDS:
+        type(row)._default_manager.filter(pk=row.pk).update(**{field: now})
+        setattr(row, field, now)
 
 
 @dataclass(slots=True)

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.utils import timezone
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 from oauth2_provider.models import get_access_token_model
 from rest_framework import exceptions
 from rest_framework.authentication import get_authorization_header
 
-from bouncer.core.credentials import LAST_USED_RESOLUTION_SECONDS
+from bouncer.core.credentials import credential_seen
 from bouncer.core.digests import sha256_hex
 from bouncer.core.exceptions import error_body
 from bouncer.oauth.cache import access_token_cache_get, access_token_cache_put
@@ -74,19 +73,10 @@ class OAuth2BearerAuthentication(OAuth2Authentication):
                 token = get_access_token_model().objects.select_related("user").get(token_checksum=checksum)
             except get_access_token_model().DoesNotExist:
                 return None
-            self.record_use(token)
+            # The authorization's coarse "last used" is the toolkit's own ``updated`` column.
+            credential_seen(row=token, field="updated")
             access_token_cache_put(token=token)
         return token
-
-    def record_use(self, token) -> None:
-        """The coarse "last used" of the authorization (bouncer.core.credentials): the
-        toolkit's own ``updated`` column, written on a database read only (a cache
-        miss, or every request without the cache) and at most once per resolution.
-        ``update()``, so no signal drops the cache entry being filled."""
-        now = timezone.now()
-        if token.updated is None or (now - token.updated).total_seconds() >= LAST_USED_RESOLUTION_SECONDS:
-            get_access_token_model().objects.filter(pk=token.pk).update(updated=now)
-            token.updated = now
 
     def authenticate_header(self, request) -> str:
         return f'{self.keyword} realm="{self.www_authenticate_realm}"'

@@ -35,8 +35,8 @@ from django.http import HttpRequest, JsonResponse
 from bouncer.core.digests import sha256_hex
 from bouncer.core.exceptions import oauth_error
 from bouncer.core.http import client_bucket
-from bouncer.oauth.clientauth import client_secret_verified_lately
 from bouncer.core.throttling import Hit, OAuthTokenThrottle, throttle_count, throttle_hit, throttle_release, throttle_wait
+from bouncer.oauth.clientauth import client_secret_verified_lately
 
 CLIENT_SCOPE = "oauth_client"
 

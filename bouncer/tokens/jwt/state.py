@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from bouncer.core.credentials import LAST_USED_RESOLUTION_SECONDS
+from bouncer.core import credentials
 from bouncer.core.modelcache import cache_fill, cache_invalidate, model_fingerprint, model_restore, model_snapshot
 from bouncer.tokens.jwt.models import JwtFamily
 from bouncer.users.models import User
@@ -43,7 +43,7 @@ def family_principal(*, family_id: str, user_id) -> tuple[str, User | None]:
         return REVOKED, None
     state = REVOKED if row.revoked_at else OK
     if state == OK:
-        _family_seen(row)
+        credentials.credential_seen(row=row)
     if auth_cache_enabled():
         cache_fill(
             family_state_key(family_id),
@@ -51,16 +51,6 @@ def family_principal(*, family_id: str, user_id) -> tuple[str, User | None]:
             timeout=settings.BOUNCER_JWT["ACCESS_LIFETIME_SECONDS"] + settings.BOUNCER_JWT["LEEWAY_SECONDS"],
         )
     return state, row.user
-
-
-def _family_seen(row: JwtFamily) -> None:
-    """The coarse "last used" of a sign-in: written on a database read only (a cache
-    miss, or every request without the cache), at most once per resolution."""
-    now = timezone.now()
-    last = row.last_used_at
-    if last is None or (now - last).total_seconds() >= LAST_USED_RESOLUTION_SECONDS:
-        JwtFamily.objects.filter(pk=row.pk).update(last_used_at=now)
-        row.last_used_at = now
 
 
 def family_state_invalidate(family_ids) -> None:

@@ -7,9 +7,9 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from bouncer.core.credentials import credential_seen
 from bouncer.tokens.opaque.cache import token_cache_get, token_cache_put
 from bouncer.tokens.opaque.models import MAX_KEY_LENGTH, DeviceToken, token_digest
-from bouncer.tokens.opaque.services import token_seen
 
 KEYWORD = b"token"
 
@@ -55,7 +55,7 @@ class OpaqueTokenAuthentication(BaseAuthentication):
             except DeviceToken.DoesNotExist:
                 token = None
             else:
-                token_seen(token=token)  # the coarse "last used": on a database read only
+                credential_seen(row=token)  # the coarse "last used": on a database read only
                 token_cache_put(token=token)
         if token is None or token.expires_at <= timezone.now() or not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("Invalid or expired token."), code="token_invalid")

@@ -119,20 +119,6 @@ def token_purge_expired(*, now: datetime | None = None, batch: int = PURGE_BATCH
     return count
 
 
-def token_seen(*, token: DeviceToken, now: datetime | None = None) -> None:
-    """Record that ``token`` was used: one UPDATE at most per resolution, never per request.
-
-    Called with a row just read from the database (a cache miss, or every
-    request without the cache); ``update()`` on purpose, so the token's cache
-    entry is not invalidated by it.
-    """
-    now = now or timezone.now()
-    last = token.last_used_at
-    if last is None or (now - last).total_seconds() >= credentials.LAST_USED_RESOLUTION_SECONDS:
-        DeviceToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
-
-
 class TokenCredentials:
     """DRF device tokens in the credential registry (bouncer.core.credentials)."""
 
