@@ -21,7 +21,13 @@ urlpatterns = [
     path("accounts/sessions/", users_views.sessions_page, name="sessions"),
     path("accounts/sessions/revoke-others/", users_views.session_revoke_others, name="session-revoke-others"),
     path("accounts/sessions/<str:credential_id>/revoke/", users_views.session_revoke, name="session-revoke"),
+    path("accounts/", include("bouncer.users.email.page_urls")),
+    # allauth's provider URLs (/accounts/<provider>/login/, .../callback/) and
+    # the connected-accounts page; after every page of Bouncer's own.
+    path("accounts/", include("bouncer.social.page_urls")),
     path("api/accounts/", include("bouncer.users.urls")),
+    path("api/auth/", include("bouncer.users.email.urls")),
+    path("api/auth/", include("bouncer.social.urls")),
     path("api/auth-token/", include("bouncer.tokens.urls")),
     path("api/token/", include("bouncer.tokens.jwt.urls")),
     path(".well-known/jwks.json", jwks_view, name="jwks"),

@@ -24,6 +24,12 @@ class AuditAction(models.TextChoices):
     CONSENT_WITHDRAWN = "consent_withdrawn", "OAuth2 consent withdrawn"
     CLIENT_AUTH_FAILED = "client_auth_failed", "OAuth2 client authentication failed"
     CODE_REPLAYED = "code_replayed", "Authorization code replayed: its tokens revoked"
+    SOCIAL_LINKED = "social_linked", "Social account linked"
+    SOCIAL_UNLINKED = "social_unlinked", "Social account unlinked"
+    EMAIL_VERIFICATION_SENT = "email_verification_sent", "Email verification sent"
+    EMAIL_VERIFIED = "email_verified", "Email address verified"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset requested"
+    PASSWORD_RESET_COMPLETED = "password_reset_completed", "Password reset completed"
 
 
 class AuditEvent(models.Model):

@@ -40,7 +40,9 @@ class User(AbstractUser):
     email = models.EmailField("email address", max_length=254)
     # casefold may lengthen a string (ß → ss, ligatures), hence the room.
     username_normalized = models.CharField(max_length=600, unique=True, editable=False)
-    email_normalized = models.CharField(max_length=1024, unique=True, editable=False)
+    # NULL for an account without an address (a social sign-in whose provider
+    # gave none), so any number of them fit under the unique constraint.
+    email_normalized = models.CharField(max_length=1024, unique=True, null=True, editable=False)
 
     objects = BouncerUserManager()
 
@@ -68,7 +70,7 @@ class User(AbstractUser):
 
     def save(self, *args, **kwargs):
         for column, source in NORMALIZED.items():
-            setattr(self, column, identifier_normalize(getattr(self, source) or ""))
+            setattr(self, column, identifier_normalize(getattr(self, source) or "") or None)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
             extra = {column for column, source in NORMALIZED.items() if source in update_fields}

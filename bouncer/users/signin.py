@@ -192,6 +192,42 @@ def signin_password_confirm(*, request: HttpRequest, user, password: str, method
     return _check(attempt=attempt, request=request, username=user.get_username(), verify=verify) is not None
 
 
+def signin_throttle_address(*, request: HttpRequest, scope: str) -> None:
+    """Count one attempt of a way in that has no username yet (social sign-in); 429 when over."""
+    address = client_bucket(request)
+    wait = throttle_hit([Hit(scope, address)]) if address else None
+    if wait is not None:
+        raise SignInThrottled(wait)
+
+
+def signin_external(*, request: HttpRequest, user, method: str, data: dict | None = None) -> SignInResult:
+    """A person proved who they are elsewhere (a social provider): the same rules after the proof.
+
+    The caller has counted the attempt on its per-address scope
+    (``signin_throttle_address``) and resolved the provider's identity to
+    ``user`` (None: no account may be signed in). Here, as for a password:
+    the per-account throttle, the lockout (a locked account stays locked on
+    every way in), an inactive account refused with the one generic failure,
+    the audit row, and the steps still owed (``signin_result``). The caller
+    issues a credential only for a complete result.
+    """
+    if user is None or not user.is_active:
+        audit_record(action=AuditAction.LOGIN_FAILED, request=request, user=user, username=getattr(user, "username", ""), method=method, data=data or {})
+        raise InvalidCredentials()
+    username = user.get_username()
+    wait = throttle_hit([Hit(ACCOUNT_SCOPE, account_ident(username))])
+    if wait is not None:
+        raise SignInThrottled(max(wait, lockout_remaining(username=username) or 0))
+    remaining = lockout_remaining(username=username)
+    if remaining is not None:
+        audit_record(action=AuditAction.LOGIN_FAILED, request=request, user=user, username=username, method=method, data={**(data or {}), "reason": "locked"})
+        raise AccountLocked(remaining)
+    result = signin_result(user=user)
+    if result.complete:
+        audit_record(action=AuditAction.LOGIN_SUCCEEDED, request=request, user=user, method=method, data=data or {})
+    return result
+
+
 def signin_result(*, user) -> SignInResult:
     """What is owed after a right password. Nothing yet: the MFA issue adds its step here."""
     return SignInResult(user=user)

@@ -37,6 +37,16 @@ INSTALLED_APPS = [
     # bouncer/oauth/templates/oauth2_provider/ replaces the toolkit's pages.
     "bouncer.oauth",
     "oauth2_provider",
+    # Before allauth, for the same reason: bouncer/social/templates/ replaces
+    # allauth's pages with Bouncer's layout.
+    "bouncer.social",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.facebook",
+    "allauth.socialaccount.providers.openid_connect",
 ]
 
 MIDDLEWARE = [
@@ -47,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # allauth's per-request state (its provider redirects need it).
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "bouncer.core.middleware.ApiErrorMiddleware",
 ]
@@ -129,6 +141,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
+from config.settings.allauth import *  # noqa: E402,F401,F403
 from config.settings.auth import *  # noqa: E402,F401,F403
 from config.settings.drf import *  # noqa: E402,F401,F403
 from config.settings.jwt import *  # noqa: E402,F401,F403

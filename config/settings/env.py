@@ -165,6 +165,15 @@ THROTTLE_RATES = {
     # /o/introspect/ and /o/revoke_token/: failed client authentications
     # (each costs a hash and an audit row), per address and per client id.
     "oauth_client": env_str("BOUNCER_THROTTLE_OAUTH_CLIENT", "30/min"),
+    # Social sign-in (browser callback and POST /api/auth/<provider>/), per
+    # address; each also counts toward login_account once the account is known.
+    "social": env_str("BOUNCER_THROTTLE_SOCIAL", "20/min"),
+    # Mails a person can make Bouncer send: password reset and verification
+    # resend, per address and per address-of-the-mail (the account).
+    "email_send": env_str("BOUNCER_THROTTLE_EMAIL_SEND", "5/hour"),
+    "email_send_account": env_str("BOUNCER_THROTTLE_EMAIL_SEND_ACCOUNT", "3/hour"),
+    # Presenting a reset or verification token (guessing costs a try each).
+    "email_confirm": env_str("BOUNCER_THROTTLE_EMAIL_CONFIRM", "20/hour"),
 }
 
 #: Failed sign-ins for one username, within the window, that lock it for a while.
@@ -201,6 +210,42 @@ OIDC_ISSUER = env_str("BOUNCER_OIDC_ISSUER").rstrip("/")
 OIDC_KEYS_FILE = env_str("BOUNCER_OIDC_KEYS_FILE", str(LOCAL_DIR / "oidc_keys.json"))
 #: One RSA PEM private key for id_tokens instead of a key ring (no rotation).
 OIDC_PRIVATE_KEY = env_str("BOUNCER_OIDC_PRIVATE_KEY")
+
+#: Outgoing mail (verification, password reset). Empty host: mail is written
+#: to the console (the dev server's log) instead of being sent.
+EMAIL_HOST = env_str("BOUNCER_EMAIL_HOST")
+EMAIL_PORT = env_int("BOUNCER_EMAIL_PORT", 587, minimum=1)
+#: ``starttls`` (default, port 587), ``ssl`` (implicit TLS, port 465) or ``none``.
+EMAIL_SECURITY = env_choice("BOUNCER_EMAIL_SECURITY", "starttls", ("starttls", "ssl", "none"))
+EMAIL_USER = env_str("BOUNCER_EMAIL_USER")
+EMAIL_PASSWORD = env_str("BOUNCER_EMAIL_PASSWORD")
+EMAIL_FROM = env_str("BOUNCER_EMAIL_FROM", "Bouncer <no-reply@localhost>")
+EMAIL_TIMEOUT_SECONDS = env_int("BOUNCER_EMAIL_TIMEOUT_SECONDS", 10, minimum=1)
+#: ``none``, ``optional`` (a mail is sent, nothing waits for it) or
+#: ``mandatory`` (no credential of any kind before the address is verified).
+EMAIL_VERIFICATION = env_choice("BOUNCER_EMAIL_VERIFICATION", "optional", ("none", "optional", "mandatory"))
+#: Links in the mails, for an SPA that has its own pages: ``{uid}`` and
+#: ``{token}`` (reset), ``{key}`` (verification) are filled in. Empty: Bouncer's pages.
+FRONTEND_RESET_URL = env_str("BOUNCER_FRONTEND_RESET_URL")
+FRONTEND_VERIFY_URL = env_str("BOUNCER_FRONTEND_VERIFY_URL")
+#: Lifetime of a password-reset link and of an email-verification link.
+PASSWORD_RESET_SECONDS = env_int("BOUNCER_PASSWORD_RESET_SECONDS", 3600, minimum=60)
+EMAIL_VERIFY_SECONDS = env_int("BOUNCER_EMAIL_VERIFY_SECONDS", 3 * 24 * 3600, minimum=60)
+
+#: Social sign-in providers (django-allauth). A provider is offered only when
+#: its client id is set here or a Social application exists in the admin.
+SOCIAL_GOOGLE_CLIENT_ID = env_str("BOUNCER_SOCIAL_GOOGLE_CLIENT_ID")
+SOCIAL_GOOGLE_SECRET = env_str("BOUNCER_SOCIAL_GOOGLE_SECRET")
+SOCIAL_GITHUB_CLIENT_ID = env_str("BOUNCER_SOCIAL_GITHUB_CLIENT_ID")
+SOCIAL_GITHUB_SECRET = env_str("BOUNCER_SOCIAL_GITHUB_SECRET")
+SOCIAL_FACEBOOK_CLIENT_ID = env_str("BOUNCER_SOCIAL_FACEBOOK_CLIENT_ID")
+SOCIAL_FACEBOOK_SECRET = env_str("BOUNCER_SOCIAL_FACEBOOK_SECRET")
+#: One generic OpenID Connect provider (any issuer with discovery); more in the admin.
+SOCIAL_OIDC_ID = env_str("BOUNCER_SOCIAL_OIDC_ID", "oidc")
+SOCIAL_OIDC_NAME = env_str("BOUNCER_SOCIAL_OIDC_NAME", "OpenID Connect")
+SOCIAL_OIDC_URL = env_str("BOUNCER_SOCIAL_OIDC_URL").rstrip("/")
+SOCIAL_OIDC_CLIENT_ID = env_str("BOUNCER_SOCIAL_OIDC_CLIENT_ID")
+SOCIAL_OIDC_SECRET = env_str("BOUNCER_SOCIAL_OIDC_SECRET")
 
 PAGE_SIZE = env_int("BOUNCER_PAGE_SIZE", 20, minimum=1)
 LOG_LEVEL = env_choice("BOUNCER_LOG_LEVEL", "info", ("debug", "info", "warning", "error"))

@@ -1,0 +1,3 @@
+"""Email pages under ``/accounts/``: sign up, forgot password, set a new password, verify email."""
+
+urlpatterns: list = []
