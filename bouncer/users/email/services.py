@@ -41,7 +41,7 @@ from bouncer.core.exceptions import DomainError
 from bouncer.core.http import client_bucket
 from bouncer.core.identifiers import identifier_normalize
 from bouncer.core.throttling import Hit, account_ident, throttle_hit
-from bouncer.users.lockout import lockout_reset
+from bouncer.users.lockout import lockout_clear
 from bouncer.users.models import User
 
 logger = logging.getLogger("bouncer.mail")
@@ -114,7 +114,7 @@ def _link(request: HttpRequest | None, *, template: str, page: str, **params: st
     if template:
         url = template
         for name, value in params.items():
-            url = url.replace("{" + name + "}", quote(value, safe=""))
+            url = url.replace("{" + name + "}", quote(value, safe=":"))
         return url
     path = reverse(page, kwargs=params)
     return request.build_absolute_uri(path) if request is not None else path
@@ -304,7 +304,7 @@ def password_reset_confirm(*, request: HttpRequest | None, uid: str, token: str,
         locked.save(update_fields=["password"])
         if locked.email:
             EmailAddress.objects.filter(user=locked, email__iexact=locked.email, verified=False).update(verified=True)
-    lockout_reset(username=locked.get_username())
+    lockout_clear(username=locked.get_username())
     audit_record(action=AuditAction.PASSWORD_RESET_COMPLETED, request=request, user=locked, method="email")
     return locked
 
