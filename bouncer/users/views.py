@@ -31,7 +31,14 @@ from bouncer.core.exceptions import InvalidCredentials
 from bouncer.core.http import safe_next_url
 from bouncer.users import selectors, services
 from bouncer.users.forms import SignInForm
-from bouncer.users.signin import EmailUnverified, SignInIncomplete, signin_attempt, signin_entry_point, signin_password_confirm, signin_succeeded_record
+from bouncer.users.signin import (
+    EmailUnverified,
+    SignInIncomplete,
+    signin_attempt,
+    signin_entry_point,
+    signin_password_confirm,
+    signin_succeeded_record,
+)
 
 #: One message for an unknown user, a wrong password and an inactive account.
 SIGN_IN_FAILED = "The username or password is not correct."
