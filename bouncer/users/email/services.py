@@ -31,7 +31,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -77,6 +77,13 @@ class PasswordResetRejected(DomainError):
 class VerificationKeyInvalid(DomainError):
     code = "verification_key_invalid"
     default_detail = "The verification link is invalid or was already used."
+
+
+class VerificationAddressTaken(DomainError):
+    """Another account already holds this address as verified (allauth's unique verified address)."""
+
+    code = "email_verified_elsewhere"
+    default_detail = "This address is already confirmed for another account."
 
 
 class VerificationKeyExpired(DomainError):
@@ -213,11 +220,16 @@ def email_verify(*, request: HttpRequest | None, key: str) -> EmailAddress:
     if confirmation is None:  # already confirmed (single use), or the address was removed
         raise VerificationKeyInvalid()
     address = confirmation.email_address
-    with transaction.atomic():
-        # The database decides "first use": a second request racing this one updates nothing.
-        if not EmailAddress.objects.filter(pk=address.pk, verified=False).update(verified=True):
-            raise VerificationKeyInvalid()
-        address.verified = True
+    try:
+        with transaction.atomic():
+            # The database decides "first use": a second request racing this one updates nothing.
+            if not EmailAddress.objects.filter(pk=address.pk, verified=False).update(verified=True):
+                raise VerificationKeyInvalid()
+    except IntegrityError:
+        # allauth's constraint: one verified row per address. Another account
+        # got it verified first (a provider vouched for it there).
+        raise VerificationAddressTaken() from None
+    address.verified = True
     audit_record(action=AuditAction.EMAIL_VERIFIED, request=request, user=address.user, method="email", data={"via": "link"})
     return address
 
@@ -307,7 +319,11 @@ def password_reset_confirm(*, request: HttpRequest | None, uid: str, token: str,
         locked.set_password(new_password1)
         locked.save(update_fields=["password"])
         if locked.email:
-            EmailAddress.objects.filter(user=locked, email__iexact=locked.email, verified=False).update(verified=True)
+            try:
+                with transaction.atomic():
+                    EmailAddress.objects.filter(user=locked, email__iexact=locked.email, verified=False).update(verified=True)
+            except IntegrityError:
+                pass  # verified on another account already (allauth's unique verified address): left unverified here
     lockout_clear(username=locked.get_username())
     audit_record(action=AuditAction.PASSWORD_RESET_COMPLETED, request=request, user=locked, method="email")
     return locked

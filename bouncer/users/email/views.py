@@ -123,7 +123,7 @@ def email_verify(request: HttpRequest, key: str) -> HttpResponse:
         address = services.email_verify(request=request, key=key)
     except services.EmailThrottled as exc:
         return _throttled(request, exc.retry_after)
-    except (services.VerificationKeyInvalid, services.VerificationKeyExpired) as exc:
+    except (services.VerificationKeyInvalid, services.VerificationKeyExpired, services.VerificationAddressTaken) as exc:
         return render(request, "users/email/link_invalid.html", {"what": "verify", "expired": isinstance(exc, services.VerificationKeyExpired)}, status=400)
     return render(request, "users/email/verify_done.html", {"email": address.email})
 

@@ -87,3 +87,28 @@ def test_reset_link_cannot_be_made_from_the_uid_alone(user):
         body = {"uid": uid, "token": token or "x", "new_password1": "x-passphrase-91", "new_password2": "x-passphrase-91"}
         assert APIClient().post(CONFIRM, body, format="json").status_code == 400
     assert User.objects.get(pk=user.pk).check_password(PASSWORD)
+
+
+@pytest.mark.django_db
+def test_verifying_an_address_another_account_holds_verified_is_a_clear_400(settings):
+    """A provider vouched for the address on another account first: allauth allows one verified row per address."""
+    settings.ACCOUNT_EMAIL_VERIFICATION = "optional"
+    APIClient().post("/api/accounts/register/", {"username": "dora", "email": "dora@example.com", "password": PASSWORD}, format="json")
+    key = verify_key(mail.outbox[0].body)
+    other = make_user("gh-user")
+    EmailAddress.objects.create(user=other, email="dora@example.com", primary=False, verified=True)
+    response = APIClient().post("/api/auth/registration/verify-email/", {"key": key}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "email_verified_elsewhere"
+    assert not EmailAddress.objects.get(user__username="dora").verified
+
+
+@pytest.mark.django_db
+def test_reset_of_an_address_verified_on_another_account_still_sets_the_password(settings):
+    settings.ACCOUNT_EMAIL_VERIFICATION = "optional"
+    APIClient().post("/api/accounts/register/", {"username": "dora", "email": "dora@example.com", "password": PASSWORD}, format="json")
+    EmailAddress.objects.create(user=make_user("gh-user"), email="dora@example.com", primary=False, verified=True)
+    dora = User.objects.get(username="dora")
+    uid, token = _reset_link(dora)
+    body = {"uid": uid, "token": token, "new_password1": "x-passphrase-91", "new_password2": "x-passphrase-91"}
+    assert APIClient().post(CONFIRM, body, format="json").status_code == 200
+    assert User.objects.get(pk=dora.pk).check_password("x-passphrase-91")
