@@ -15,6 +15,8 @@ from rest_framework.views import APIView
 from bouncer.core.permissions import OAuth2MethodScope, SameOriginOrNonBrowser
 from bouncer.core.throttling import RegisterThrottle
 from bouncer.users import selectors, services
+from bouncer.users.email.selectors import email_verification_mode
+from bouncer.users.models import User
 from bouncer.users.permissions import IsSessionAuthenticated
 from bouncer.users.serializers import (
     MessageOutput,
@@ -47,7 +49,15 @@ class UserRegisterApi(APIView):
         data = UserRegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_register(request=request, **data.validated_data)
-        return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
+        if email_verification_mode() == "mandatory":
+            # The same body whether the address was new or taken (then no
+            # account was made: user is None): no id, which would tell the
+            # two apart. The account's id comes with its first sign-in, after
+            # the link in the mail (docs/email.md).
+            body = {"id": None, "username": data.validated_data["username"], "email": User.objects.normalize_email(data.validated_data["email"]), "is_staff": False}
+        else:
+            body = UserOutput(user).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class ProfileApi(APIView):

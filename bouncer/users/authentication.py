@@ -33,12 +33,14 @@ class OptionalBasicAuthentication(BasicAuthentication):
         # guard; the attempt tells the guard it is Basic and reads its verdict.
         # Imported here: DRF imports this class while rest_framework.views
         # loads, before bouncer.core.exceptions (which the flow uses) can.
-        from bouncer.users.signin import signin_attempt
+        from bouncer.users.signin import EmailUnverified, signin_attempt
 
         with signin_attempt(method="basic", address_scope="login", per_request=True) as attempt:
             try:
                 return super().authenticate_credentials(userid, password, request)
             except exceptions.AuthenticationFailed:
+                if isinstance(attempt.refusal, EmailUnverified):
+                    raise exceptions.AuthenticationFailed(attempt.refusal.default_detail, code=attempt.refusal.code) from None
                 if attempt.refusal is not None:
                     raise exceptions.Throttled(wait=attempt.refusal.retry_after) from None
                 raise

@@ -96,3 +96,8 @@ def lockout_record_failure(*, username: str, place: int) -> bool:
 
 def lockout_reset(*, username: str) -> None:
     cache.delete(_failures_key(username))
+
+
+def lockout_clear(*, username: str) -> None:
+    """Lift the lock and the count (a password reset proved who owns the account)."""
+    cache.delete_many([_failures_key(username), _lock_key(username)])

@@ -4,6 +4,7 @@ password change, profile update. Each writes its own audit event."""
 from __future__ import annotations
 
 from django.contrib.auth import SESSION_KEY, login, logout, update_session_auth_hash
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -13,6 +14,7 @@ from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
 from bouncer.core import credentials
 from bouncer.core.exceptions import DomainError
+from bouncer.core.identifiers import identifier_normalize
 from bouncer.users.models import User
 from bouncer.users.signin import AccountLocked, SignInThrottled, signin_password, signin_password_confirm, signin_succeeded_record
 
@@ -27,12 +29,26 @@ class PasswordRejected(DomainError):
     code = "password_invalid"
 
 
-def user_register(*, request: HttpRequest | None, username: str, email: str, password: str) -> User:
-    """Create an ordinary account. Privilege flags are never taken from input."""
+def user_register(*, request: HttpRequest | None, username: str, email: str, password: str) -> User | None:
+    """Create an ordinary account. Privilege flags are never taken from input.
+
+    The address becomes allauth's primary, unverified ``EmailAddress``; unless
+    verification is ``none``, the link to confirm it is mailed. With
+    ``mandatory``, an address that is already taken is not an error (that
+    would tell who has an account): no account is made, the owner is mailed,
+    the same work is done (the password is hashed all the same), and None
+    comes back; the caller answers exactly as for a new account.
+    """
+    from bouncer.users.email import services as email_services
+    from bouncer.users.email.selectors import email_verification_mode
+
+    mode = email_verification_mode()
+    hide_taken = mode == "mandatory"
     errors: dict[str, list[str]] = {}
     if User.objects.username_taken(username):
         errors["username"] = ["A user with that username already exists."]
-    if User.objects.email_taken(email):
+    owner = User.objects.filter(email_normalized=identifier_normalize(email)).first() if email else None
+    if owner is not None and not hide_taken:
         errors["email"] = ["A user with that email already exists."]
     candidate = User(username=username, email=email)
     try:
@@ -41,13 +57,20 @@ def user_register(*, request: HttpRequest | None, username: str, email: str, pas
         errors["password"] = list(exc.messages)
     if errors:
         raise RegistrationConflict(errors)
+    if owner is not None:
+        make_password(password)  # the hasher's time, as for a new account
+        email_services.registration_address_taken_notify(request=request, user=owner)
+        return None
     try:
         with transaction.atomic():
             user = User.objects.create_user(username=username, email=User.objects.normalize_email(email), password=password)
+            address = email_services.email_address_add(user=user)
     except IntegrityError:
         # Two registrations raced past the checks above; the constraint decided.
         raise RegistrationConflict({"username": ["A user with that username or email already exists."]}) from None
     audit_record(action=AuditAction.USER_REGISTERED, request=request, user=user, method="register")
+    if address is not None and mode != "none":
+        email_services.email_verification_send(request=request, address=address, reason="signup")
     return user
 
 

@@ -78,6 +78,18 @@ class AccountLocked(DomainError):
         self.retry_after = retry_after or settings.BOUNCER_LOCKOUT_SECONDS
 
 
+class EmailUnverified(DomainError):
+    """Verification is ``mandatory`` and the account's address is not confirmed yet: no credential.
+
+    Only after a right password (or a provider's proof), so the code tells
+    nothing to someone who does not already hold the account.
+    """
+
+    status_code = 403
+    code = "email_unverified"
+    default_detail = "Confirm your email address before signing in. We can send the link again."
+
+
 class SignInIncomplete(DomainError):
     """The password was right but a step is still owed: no credential is issued."""
 
@@ -222,15 +234,36 @@ def signin_external(*, request: HttpRequest, user, method: str, data: dict | Non
     if remaining is not None:
         audit_record(action=AuditAction.LOGIN_FAILED, request=request, user=user, username=username, method=method, data={**(data or {}), "reason": "locked"})
         raise AccountLocked(remaining)
-    result = signin_result(user=user)
+    try:
+        result = signin_result(user=user)
+    except EmailUnverified:
+        _unverified_record(request=request, user=user, method=method, data=data)
+        raise
     if result.complete:
         audit_record(action=AuditAction.LOGIN_SUCCEEDED, request=request, user=user, method=method, data=data or {})
     return result
 
 
 def signin_result(*, user) -> SignInResult:
-    """What is owed after a right password. Nothing yet: the MFA issue adds its step here."""
+    """What is owed after a right password (or a provider's proof); every way in passes here.
+
+    Refuses (``EmailUnverified``) an account whose address is unconfirmed
+    while verification is ``mandatory`` (bouncer/users/email/selectors.py
+    says which accounts count as confirmed); the caller writes the one
+    ``LOGIN_FAILED`` row (``_unverified_record``). The MFA issue adds its step here.
+    """
+    # Imported here: this module loads with the authentication classes, before allauth's models.
+    from bouncer.users.email.selectors import email_signin_allowed, email_verification_mode
+
+    if email_verification_mode() == "mandatory" and not email_signin_allowed(user=user):
+        raise EmailUnverified()
     return SignInResult(user=user)
+
+
+def _unverified_record(*, request: HttpRequest | None, user, method: str, data: dict | None = None) -> None:
+    audit_record(
+        action=AuditAction.LOGIN_FAILED, request=request, user=user, method=method, data={**(data or {}), "reason": EmailUnverified.code}
+    )
 
 
 def signin_guard(*, request: HttpRequest | None, username: str, verify: Callable[[], object | None]):
@@ -248,7 +281,12 @@ def signin_guard(*, request: HttpRequest | None, username: str, verify: Callable
         raise PermissionDenied(refusal.code) from None
     if user is None:
         return None
-    attempt.result = signin_result(user=user)
+    try:
+        attempt.result = signin_result(user=user)
+    except EmailUnverified as refusal:
+        _unverified_record(request=request, user=user, method=attempt.method)
+        attempt.refusal = refusal
+        raise PermissionDenied(refusal.code) from None
     if not attempt.result.complete and not attempt.multi_step:
         return None  # a caller that cannot run the next step gets no user
     return user

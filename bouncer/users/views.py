@@ -31,7 +31,14 @@ from bouncer.core.exceptions import InvalidCredentials
 from bouncer.core.http import safe_next_url
 from bouncer.users import selectors, services
 from bouncer.users.forms import SignInForm
-from bouncer.users.signin import SignInIncomplete, signin_attempt, signin_entry_point, signin_password_confirm, signin_succeeded_record
+from bouncer.users.signin import (
+    EmailUnverified,
+    SignInIncomplete,
+    signin_attempt,
+    signin_entry_point,
+    signin_password_confirm,
+    signin_succeeded_record,
+)
 
 #: One message for an unknown user, a wrong password and an inactive account.
 SIGN_IN_FAILED = "The username or password is not correct."
@@ -64,6 +71,10 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             return _throttled(request, exc.retry_after)
         except InvalidCredentials:
             form.add_error(None, SIGN_IN_FAILED)
+        except EmailUnverified:
+            # The password was right: say what to do (the resend page sends the link again).
+            form.add_error(None, EmailUnverified.default_detail)
+            return render(request, "users/sign_in.html", {"form": form, "next": next_url, "email_unverified": True}, status=403)
         except SignInIncomplete:
             # No page for a second step yet (the MFA issue adds it): refuse, never sign in.
             form.add_error(None, SignInIncomplete.default_detail)
@@ -95,6 +106,10 @@ def admin_sign_in(request: HttpRequest) -> HttpResponse:
     key_before = request.session.session_key
     with signin_attempt(method="admin", address_scope="login") as attempt:
         response = admin.site.login(request)
+    if isinstance(attempt.refusal, EmailUnverified):
+        # The admin's form already shows its generic error (no user came back).
+        response.status_code = 403
+        return response
     if attempt.refusal is not None:
         return _throttled(request, attempt.refusal.retry_after)
     if request.method == "POST" and attempt.result is not None and request.user.is_authenticated:

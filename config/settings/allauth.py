@@ -106,4 +106,10 @@ BOUNCER_EMAIL = {
     "FRONTEND_RESET_URL": env.FRONTEND_RESET_URL,
     "FRONTEND_VERIFY_URL": env.FRONTEND_VERIFY_URL,
     "VERIFY_SECONDS": env.EMAIL_VERIFY_SECONDS,
+    # Mails are rendered in the request and sent by a background thread
+    # (bouncer/users/email/outbox.py): SMTP time never shows in an answer.
+    "SEND_IN_BACKGROUND": True,
 }
+# A reset asked for an address with no account sends a notice to that
+# address (allauth's default), so both cases send one mail.
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = True

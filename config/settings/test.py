@@ -11,6 +11,8 @@ from config.settings.base import PASSWORD_HASHERS
 # its own tests that select it explicitly.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Mail is sent in the request, so a test sees it in mail.outbox when the answer arrives.
+BOUNCER_EMAIL = {**BOUNCER_EMAIL, "SEND_IN_BACKGROUND": False}  # noqa: F405
 BOUNCER_BASIC_AUTH_ENABLED = True
 # The suite runs in one process, so the auth cache is safe even on the
 # in-process cache: every revocation test then also proves the invalidation.

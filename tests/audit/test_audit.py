@@ -26,6 +26,7 @@ def test_every_account_event_is_one_audit_row(api, user):
     api.post("/api/auth-token/logout/")
     assert actions() == [
         AuditAction.USER_REGISTERED,
+        AuditAction.EMAIL_VERIFICATION_SENT,  # BOUNCER_EMAIL_VERIFICATION defaults to optional
         AuditAction.LOGIN_FAILED,
         AuditAction.LOGIN_SUCCEEDED,
         AuditAction.PASSWORD_CHANGED,
