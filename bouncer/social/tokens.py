@@ -172,7 +172,12 @@ def _from_code(*, request: HttpRequest, provider, credential: ProviderCredential
         # The redirect URI the client used at the provider: the provider
         # checks it against the app's registered ones and the code.
         client.callback_url = credential.redirect_uri
-        data = client.get_access_token(credential.code, pkce_code_verifier=credential.code_verifier or None)
+        if adapter.access_token_method == "GET":
+            # allauth sends the verifier only in a POST body; Facebook's token
+            # endpoint is a GET, so it goes in the query with the code.
+            data = client.get_access_token(credential.code, extra_data={"code_verifier": credential.code_verifier})
+        else:
+            data = client.get_access_token(credential.code, pkce_code_verifier=credential.code_verifier)
         # Straight from the token endpoint over TLS: allauth may then skip the
         # id_token's signature check (OpenID Connect Core 3.1.3.7).
         adapter.did_fetch_access_token = True
