@@ -276,6 +276,16 @@ def _from_id_token(*, request: HttpRequest, provider, id_token: str, nonce: str)
     if header.get("alg") not in ID_TOKEN_ALGORITHMS or not isinstance(header.get("kid"), str) or not header["kid"]:
         raise SocialTokenInvalid()
     try:
+        unverified = jwt.decode(id_token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise SocialTokenInvalid() from None
+    if not isinstance(unverified, dict):
+        raise SocialTokenInvalid()
+    if cache.get(_id_token_key(unverified)) is not None:
+        # Said before allauth is asked: its own jti memory would refuse the
+        # replay too, but as an invalid token.
+        raise SocialTokenReplayed()
+    try:
         login = provider.verify_token(request, {"id_token": id_token})
     except ValidationError as exc:
         cause = exc.__cause__
@@ -308,11 +318,15 @@ def _nonce_check(*, claims: dict, nonce: str) -> None:
 def _id_token_spend(*, claims: dict) -> None:
     """Each id_token once: keyed by issuer, subject and nonce (not the token's bytes, which
     can be re-encoded without breaking the signature), remembered until it expires."""
-    key = "social:idtoken:" + sha256_hex("\x00".join(str(claims.get(name, "")) for name in ("iss", "aud", "sub", "nonce")))
+    key = _id_token_key(claims)
     exp = claims.get("exp")
     remaining = int(exp - timezone.now().timestamp()) + 60 if isinstance(exp, int | float) else ID_TOKEN_MEMORY_MAX_SECONDS
     if not cache.add(key, 1, timeout=max(60, min(remaining, ID_TOKEN_MEMORY_MAX_SECONDS))):
         raise SocialTokenReplayed()
+
+
+def _id_token_key(claims: dict) -> str:
+    return "social:idtoken:" + sha256_hex("\x00".join(str(claims.get(name, "")) for name in ("iss", "aud", "sub", "nonce")))
 
 
 # --- helpers ----------------------------------------------------------------------------------

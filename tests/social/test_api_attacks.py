@@ -123,9 +123,10 @@ def test_id_token_without_nonce_in_the_body_answers_400(api, recorded):
     assert "nonce" in json.dumps(response.json())
 
 
-def test_id_token_replayed_is_refused(api, recorded):
+@pytest.mark.parametrize("jti", [None, "3f1c0a"])
+def test_id_token_replayed_is_refused(api, recorded, jti):
     recorded.google_certs()
-    body = {"id_token": id_token(google_claims(jti=None)), "nonce": NONCE}
+    body = {"id_token": id_token(google_claims(jti=jti)), "nonce": NONCE}
     assert social_post(api, "google", body).status_code == 200
 
     response = social_post(api, "google", body)
