@@ -7,12 +7,12 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bouncer.core.exceptions import InvalidCredentials
 from bouncer.core.permissions import SameOriginOrNonBrowser
 from bouncer.social import selectors, services
 from bouncer.social.schema import SOCIAL_ERRORS, SOCIAL_LINK_ERRORS, SOCIAL_SIGNIN_OK
 from bouncer.social.serializers import SocialAccountOutput, SocialLinkInput, SocialSigninInput
 from bouncer.social.tokens import ProviderCredential, social_provider_get
-from bouncer.core.exceptions import InvalidCredentials
 from bouncer.tokens.jwt.api import JwtObtainFailed, jwt_pair_response
 from bouncer.tokens.jwt.services import jwt_obtain
 from bouncer.tokens.opaque.api import token_login_response
