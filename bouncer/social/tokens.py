@@ -16,7 +16,8 @@ Three kinds of proof, exactly one per request (``POST /api/auth/<provider>/``):
   leaves out: the algorithm is an asymmetric one (no ``none``, no HMAC keyed
   with a public key), the ``nonce`` claim equals the body's ``nonce`` or its
   SHA-256 (hex), and each token is accepted once (its issuer, subject and
-  nonce are remembered in the cache until it expires).
+  nonce are kept (``SpentProof``, a unique column) until it expires; a code
+  likewise, so a replay is refused before the provider is asked.
 
 Errors are stable codes: ``social_code_invalid``, ``social_token_invalid``,
 ``social_nonce_mismatch``, ``social_token_replayed``,
@@ -31,6 +32,7 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import jwt
 import requests
@@ -39,11 +41,13 @@ from allauth.socialaccount.models import SocialLogin, SocialToken
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from bouncer.core.digests import sha256_hex
 from bouncer.core.exceptions import DomainError
+from bouncer.social.models import SpentProof
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +64,9 @@ GOOGLE_TOKENINFO_URL = "https://oauth2.googleapis.com/tokeninfo"
 CODE_MEMORY_SECONDS = 600
 #: The longest an id_token is remembered, whatever its ``exp`` says.
 ID_TOKEN_MEMORY_MAX_SECONDS = 86400
+#: How often (at most) expired ``SpentProof`` rows are deleted.
+PURGE_INTERVAL_SECONDS = 3600
+PURGE_LOCK_KEY = "social:spent:purge"
 
 
 class SocialProviderNotFound(DomainError):
@@ -162,8 +169,8 @@ def sociallogin_from_credential(*, request: HttpRequest, provider, credential: P
 def _from_code(*, request: HttpRequest, provider, credential: ProviderCredential) -> SocialLogin:
     # A code is redeemed once: a second presentation is refused here, before
     # the provider is asked, whatever the provider would say.
-    key = "social:code:" + sha256_hex(f"{provider.sub_id}\x00{credential.code}")
-    if not cache.add(key, 1, timeout=CODE_MEMORY_SECONDS):
+    key = sha256_hex(f"code\x00{provider.sub_id}\x00{credential.code}")
+    if not proof_spend(digest=key, seconds=CODE_MEMORY_SECONDS):
         raise SocialCodeInvalid("This authorization code was already used.")
     app = provider.app
     adapter = provider.get_oauth2_adapter(request)
@@ -190,7 +197,7 @@ def _from_code(*, request: HttpRequest, provider, credential: ProviderCredential
         logger.info("social code refused by %s: %s", provider.sub_id, str(exc)[:200])
         raise SocialCodeInvalid() from None
     except (requests.RequestException, KeyError, ValueError, TypeError) as exc:
-        cache.delete(key)  # the provider never answered: the code may still be good
+        SpentProof.objects.filter(digest=key).delete()  # the provider never answered: the code may still be good
         raise _unavailable(provider, exc) from None
 
 
@@ -281,7 +288,7 @@ def _from_id_token(*, request: HttpRequest, provider, id_token: str, nonce: str)
         raise SocialTokenInvalid() from None
     if not isinstance(unverified, dict):
         raise SocialTokenInvalid()
-    if cache.get(_id_token_key(unverified)) is not None:
+    if SpentProof.objects.filter(digest=_id_token_key(unverified), expires_at__gt=timezone.now()).exists():
         # Said before allauth is asked: its own jti memory would refuse the
         # replay too, but as an invalid token.
         raise SocialTokenReplayed()
@@ -321,12 +328,27 @@ def _id_token_spend(*, claims: dict) -> None:
     key = _id_token_key(claims)
     exp = claims.get("exp")
     remaining = int(exp - timezone.now().timestamp()) + 60 if isinstance(exp, int | float) else ID_TOKEN_MEMORY_MAX_SECONDS
-    if not cache.add(key, 1, timeout=max(60, min(remaining, ID_TOKEN_MEMORY_MAX_SECONDS))):
+    if not proof_spend(digest=key, seconds=max(60, min(remaining, ID_TOKEN_MEMORY_MAX_SECONDS))):
         raise SocialTokenReplayed()
 
 
 def _id_token_key(claims: dict) -> str:
-    return "social:idtoken:" + sha256_hex("\x00".join(str(claims.get(name, "")) for name in ("iss", "aud", "sub", "nonce")))
+    return sha256_hex("id_token\x00" + "\x00".join(str(claims.get(name, "")) for name in ("iss", "aud", "sub", "nonce")))
+
+
+def proof_spend(*, digest: str, seconds: int) -> bool:
+    """Record a proof as used for ``seconds``; False when it already was (the unique column decides)."""
+    now = timezone.now()
+    if cache.add(PURGE_LOCK_KEY, 1, timeout=PURGE_INTERVAL_SECONDS):
+        SpentProof.objects.filter(expires_at__lte=now).delete()
+    # An expired row of the same proof is gone first: its proof expired with it.
+    SpentProof.objects.filter(digest=digest, expires_at__lte=now).delete()
+    try:
+        with transaction.atomic():
+            SpentProof.objects.create(digest=digest, expires_at=now + timedelta(seconds=seconds))
+    except IntegrityError:
+        return False
+    return True
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -162,6 +162,32 @@ def test_id_token_replayed_after_a_day_is_still_refused_while_valid(api, recorde
         assert social_post(api, "google", body).json()["code"] == "social_token_replayed"
 
 
+def test_id_token_single_use_survives_a_cache_flush(api, recorded):
+    """The rule is a unique column, not a cache entry: a node or worker with a cache of its own refuses too."""
+    from django.core.cache import cache
+
+    recorded.google_certs()
+    body = {"id_token": id_token(google_claims()), "nonce": NONCE}
+    assert social_post(api, "google", body).status_code == 200
+    cache.clear()
+
+    assert social_post(api, "google", body).json()["code"] == "social_token_replayed"
+
+
+def test_spent_proofs_are_purged_once_expired(db):
+    from bouncer.social.models import SpentProof
+    from bouncer.social.tokens import proof_spend
+
+    assert proof_spend(digest="a" * 64, seconds=60)
+    assert not proof_spend(digest="a" * 64, seconds=60)
+    with time_machine.travel(timezone.now() + timezone.timedelta(hours=2)):
+        from django.core.cache import cache
+
+        cache.clear()  # the purge runs at most hourly (a cache lock)
+        assert proof_spend(digest="b" * 64, seconds=60)
+        assert list(SpentProof.objects.values_list("digest", flat=True)) == ["b" * 64]
+
+
 # --- code -------------------------------------------------------------------------------------
 
 

@@ -46,6 +46,16 @@ def test_first_signin_of_one_identity_ten_times_at_once_makes_one_user_and_one_l
     assert AuditEvent.objects.filter(action=AuditAction.LOGIN_SUCCEEDED).count() == THREADS
 
 
+def test_one_id_token_ten_times_at_once_signs_in_once(recorded):
+    recorded.google_certs()
+    body = {"id_token": id_token(google_claims(jti=None)), "nonce": "n-0S6_WzA2Mj"}
+
+    statuses = at_once([lambda: APIClient().post("/api/auth/google/", body, format="json").status_code] * THREADS)
+
+    assert sorted(statuses) == [200] + [400] * (THREADS - 1)
+    assert AuditEvent.objects.filter(action=AuditAction.LOGIN_SUCCEEDED).count() == 1
+
+
 def test_concurrent_unlinks_of_the_last_two_providers_of_a_passwordless_user_refuse_one():
     user = User.objects.create_user(username="pat", email="pat@example.com")
     user.set_unusable_password()
