@@ -84,8 +84,11 @@ def test_verified_email_claiming_a_never_verified_account_disables_its_password_
     attacker_session = session_client(attacker_account)
     attacker_token = APIClient()
     attacker_token.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user=attacker_account, request=None).key}")
-    assert attacker_session.get("/api/accounts/profile/").status_code == 200
-    assert attacker_token.get("/api/accounts/profile/").status_code == 200
+    pair = APIClient().post("/api/token/", {"username": "grace", "password": PASSWORD}, format="json").json()
+    attacker_jwt = APIClient()
+    attacker_jwt.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
+    for client in (attacker_session, attacker_token, attacker_jwt):
+        assert client.get("/api/accounts/profile/").status_code == 200
 
     response = google_signin(api, recorded)
 
@@ -94,6 +97,8 @@ def test_verified_email_claiming_a_never_verified_account_disables_its_password_
     assert not attacker_account.has_usable_password()
     assert attacker_session.get("/api/accounts/profile/").status_code in (401, 403)
     assert attacker_token.get("/api/accounts/profile/").status_code == 401
+    assert attacker_jwt.get("/api/accounts/profile/").status_code == 401
+    assert APIClient().post("/api/token/refresh/", {"refresh": pair["refresh"]}, format="json").status_code == 401
     password_login = APIClient().post("/api/accounts/login/", {"username": "grace", "password": PASSWORD}, format="json")
     assert password_login.status_code == 400
     assert EmailAddress.objects.get(user=attacker_account).verified
