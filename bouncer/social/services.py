@@ -9,10 +9,13 @@ flow (``api.py``) alike:
 1. an identity already linked signs in its user;
 2. else a **verified** email the provider asserts that matches an account
    links the identity to that account. If the account's own address was
-   never verified, the password on it was set by someone who never proved
-   owning the address (account pre-hijacking): it is disabled, which ends
-   every credential of the account (the registry's lifecycle), as allauth's
-   own email authentication does;
+   never verified, every way into it was set up by someone who never proved
+   owning the address (account pre-hijacking): its password is disabled,
+   which ends every credential of the account (the registry's lifecycle), as
+   allauth's own email authentication does, and the provider identities
+   linked to it before are unlinked (an attacker's own provider account
+   would otherwise stay a way in). An inactive account is not linked: the
+   sign-in is refused like any other for it;
 3. else a matching email that the provider does not vouch for is refused
    (``social_email_taken``): the owner signs in and links it explicitly;
 4. else a new account: a username derived safely from the provider's data,
@@ -20,6 +23,11 @@ flow (``api.py``) alike:
 
 Then the sign-in flow's rules (``signin_external``): per-account throttle,
 lockout, inactive refused, audit, steps still owed.
+
+Two first sign-ins of one identity at once make one user and one link: the
+loser's insert fails on a unique constraint (username, email or the
+(provider, uid) of the link), its transaction rolls back, and it signs in to
+the winner's account.
 """
 
 from __future__ import annotations
@@ -161,15 +169,13 @@ def _account_save(*, request: HttpRequest, sociallogin: SocialLogin, user: User,
     for address in sociallogin.email_addresses:
         if not address.email:
             continue
+        if address.verified and EmailAddress.objects.filter(email__iexact=address.email, verified=True).exclude(user=user).exists():
+            continue  # another account's proven address stays theirs (a linked provider may assert it too)
         existing = EmailAddress.objects.filter(user=user, email__iexact=address.email).first()
         if existing is None:
             if address.verified or (new_user and address.email.lower() == user.email.lower()):
-                EmailAddress.objects.create(
-                    user=user,
-                    email=address.email,
-                    verified=bool(address.verified),
-                    primary=address.email.lower() == user.email.lower(),
-                )
+                is_primary = address.email.lower() == user.email.lower() and not EmailAddress.objects.filter(user=user, primary=True).exists()
+                EmailAddress.objects.create(user=user, email=address.email, verified=bool(address.verified), primary=is_primary)
         elif address.verified and not existing.verified:
             existing.verified = True
             existing.save(update_fields=["verified"])
@@ -179,25 +185,53 @@ def social_user_resolve(*, request: HttpRequest, sociallogin: SocialLogin) -> Us
     """The account a provider's identity signs in to, linking or creating as the rules above say."""
     if sociallogin.is_existing:
         return sociallogin.user
+    try:
+        return _user_resolve_unlinked(request=request, sociallogin=sociallogin)
+    except (IntegrityError, SocialEmailTaken):
+        # A sign-in of the same identity may have won a race with this one
+        # (its transaction committed first): its link is this identity's too.
+        linked = SocialAccount.objects.select_related("user").filter(
+            provider=sociallogin.account.provider, uid=sociallogin.account.uid
+        ).first()
+        if linked is None:
+            raise SocialEmailTaken() from None
+        sociallogin.account = linked
+        sociallogin.user = linked.user
+        return linked.user
+
+
+def _user_resolve_unlinked(*, request: HttpRequest, sociallogin: SocialLogin) -> User:
     provider = provider_of(sociallogin)
     for email in _verified_emails(sociallogin):
         user = _user_by_email(email)
         if user is None:
             continue
+        if not user.is_active:
+            return user  # refused by the sign-in flow; nothing of the account is changed
+        unlinked: list[str] = []
         with transaction.atomic():
-            if not _address_verified(user, email) and user.has_usable_password():
-                # Pre-hijacking: whoever set this password never proved the
-                # address; the provider just did. The save revokes every
-                # credential of the account (users/receivers.py).
+            user = User.objects.select_for_update().get(pk=user.pk)
+            claimed = not _address_verified(user, email)
+            if claimed:
+                # Pre-hijacking: whoever set up this account never proved the
+                # address; the provider just did. Every earlier way in goes:
+                # the password (the save revokes every credential of the
+                # account, users/receivers.py, even when it was unusable
+                # already) and the provider identities linked before.
+                for account in SocialAccount.objects.filter(user=user):
+                    unlinked.append(account.provider)
+                    account.delete()
                 user.set_unusable_password()
                 user.save(update_fields=["password"])
-                wiped = True
-            else:
-                wiped = False
             _account_save(request=request, sociallogin=sociallogin, user=user, new_user=False)
+        for old_provider in unlinked:
+            audit_record(
+                action=AuditAction.SOCIAL_UNLINKED, request=request, user=user, method=METHOD,
+                data={"provider": old_provider, "reason": "address_claimed", "by": provider},
+            )
         audit_record(
             action=AuditAction.SOCIAL_LINKED, request=request, user=user, method=METHOD,
-            data={"provider": provider, "by": "verified_email", "password_disabled": wiped},
+            data={"provider": provider, "by": "verified_email", "password_disabled": claimed},
         )
         return user
     email, verified = _asserted_email(sociallogin)
@@ -264,3 +298,31 @@ def social_unlink(*, request: HttpRequest, user: User, account_id: int) -> None:
         provider = account.provider
         account.delete()
     audit_record(action=AuditAction.SOCIAL_UNLINKED, request=request, user=user, method=METHOD, data={"provider": provider})
+
+
+def social_signin_with_credential(*, request: HttpRequest, provider, credential) -> SignInResult:
+    """The API flow: what the client got from the provider (``tokens.ProviderCredential``) → a sign-in.
+
+    The entry point counted the per-address attempt before calling this (the
+    provider is asked here). A credential the provider refuses is a failed
+    sign-in: one ``login_failed`` row, then the error.
+    """
+    from bouncer.social.tokens import sociallogin_from_credential
+
+    try:
+        sociallogin = sociallogin_from_credential(request=request, provider=provider, credential=credential)
+    except DomainError as exc:
+        audit_record(
+            action=AuditAction.LOGIN_FAILED, request=request, method=METHOD,
+            data={"provider": provider.sub_id, "credential": credential.kind, "reason": exc.code},
+        )
+        raise
+    return social_signin(request=request, sociallogin=sociallogin)
+
+
+def social_link_with_credential(*, request: HttpRequest, user: User, provider, credential) -> SocialAccount:
+    """Explicit linking through the API: the signed-in ``user`` proves a provider identity."""
+    from bouncer.social.tokens import sociallogin_from_credential
+
+    sociallogin = sociallogin_from_credential(request=request, provider=provider, credential=credential)
+    return social_link(request=request, user=user, sociallogin=sociallogin)

@@ -38,7 +38,8 @@ class JwtObtainFailed(InvalidCredentials):
         self.www_authenticate = JwtAuthentication().authenticate_header(None)
 
 
-def _respond(pair: services.TokenPair, *, cookie: bool) -> Response:
+def jwt_pair_response(pair: services.TokenPair, *, cookie: bool) -> Response:
+    """The answer of every JWT sign-in (``/api/token/``, social sign-in) and refresh: the pair, or cookies."""
     if not cookie:
         return Response({"access": pair.access, "refresh": pair.refresh})
     response = Response(JwtCookieOutput({"access_expires": pair.access_expires, "refresh_expires": pair.refresh_expires}).data)
@@ -90,7 +91,7 @@ class JwtObtainApi(APIView):
             # the JWT class sends for any other bad credential (also when a
             # password change overtook the sign-in before the issue).
             raise JwtObtainFailed() from None
-        return _respond(pair, cookie=data.validated_data["cookie"])
+        return jwt_pair_response(pair, cookie=data.validated_data["cookie"])
 
 
 class JwtRefreshApi(APIView):
@@ -101,7 +102,7 @@ class JwtRefreshApi(APIView):
     @extend_schema(request=JwtRefreshInput, responses={200: JwtPairOutput}, auth=[])
     def post(self, request):
         raw, cookie = _refresh_from(request)
-        return _respond(services.jwt_refresh(raw=raw, request=request), cookie=cookie)
+        return jwt_pair_response(services.jwt_refresh(raw=raw, request=request), cookie=cookie)
 
 
 class JwtVerifyApi(APIView):

@@ -17,6 +17,12 @@ from bouncer.users.api import INVALID_CREDENTIALS
 from bouncer.users.signin import signin_entry_point, signin_password
 
 
+def token_login_response(*, user, issued: services.IssuedToken) -> Response:
+    """The answer of every DRF token sign-in (``/api/auth-token/``, social sign-in)."""
+    body = {"token": issued.key, "user_id": user.pk, "username": user.username, "email": user.email, "expiry": issued.expiry}
+    return Response(TokenLoginOutput(body).data)
+
+
 @signin_entry_point("token")
 class TokenLoginApi(APIView):
     # Throttles: the sign-in flow's (per address, scope "token", and per account).
@@ -35,8 +41,7 @@ class TokenLoginApi(APIView):
             address_scope="token",
         ).completed_user()
         issued = services.token_issue(user=user, request=request, device_name=data.validated_data["device_name"])
-        body = {"token": issued.key, "user_id": user.pk, "username": user.username, "email": user.email, "expiry": issued.expiry}
-        return Response(TokenLoginOutput(body).data)
+        return token_login_response(user=user, issued=issued)
 
 
 class TokenLogoutApi(APIView):

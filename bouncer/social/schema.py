@@ -1,0 +1,35 @@
+"""OpenAPI pieces of the social API (drf-spectacular): the answers and the error codes."""
+
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, inline_serializer
+from rest_framework import serializers
+
+from bouncer.tokens.jwt.serializers import JwtCookieOutput, JwtPairOutput
+from bouncer.tokens.opaque.serializers import TokenLoginOutput
+
+_ERROR = inline_serializer("SocialErrorOutput", {"detail": serializers.CharField(), "code": serializers.CharField()})
+
+SOCIAL_SIGNIN_OK = PolymorphicProxySerializer(
+    component_name="SocialSigninOutput",
+    serializers=[JwtPairOutput, JwtCookieOutput, TokenLoginOutput],
+    resource_type_field_name=None,
+)
+
+SOCIAL_ERRORS = {
+    400: OpenApiResponse(
+        _ERROR,
+        description="Bad body (field errors), or the provider refused the credential: `social_code_invalid`, "
+        "`social_token_invalid`, `social_nonce_mismatch`, `social_token_replayed`, `social_credential_unsupported`.",
+    ),
+    401: OpenApiResponse(_ERROR, description="`invalid_credentials` (inactive account), `signin_incomplete` (a step is owed)."),
+    404: OpenApiResponse(_ERROR, description="`not_found`: unknown or unconfigured provider."),
+    409: OpenApiResponse(_ERROR, description="`social_email_taken`: an account has this address and the provider does not vouch for it."),
+    429: OpenApiResponse(_ERROR, description="`throttled`, `account_locked`."),
+    502: OpenApiResponse(_ERROR, description="`social_provider_unavailable`: the provider did not answer; retry."),
+}
+
+SOCIAL_LINK_ERRORS = {
+    400: SOCIAL_ERRORS[400],
+    404: OpenApiResponse(_ERROR, description="`not_found`: unknown provider, or no such linked account of yours."),
+    409: OpenApiResponse(_ERROR, description="`social_account_taken` (linked to another account), `last_signin_method`."),
+    502: SOCIAL_ERRORS[502],
+}
