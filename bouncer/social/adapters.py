@@ -24,7 +24,9 @@ class BouncerSocialAccountAdapter(DefaultSocialAccountAdapter):
         from bouncer.social import flows
 
         raise ImmediateHttpResponse(
-            flows.social_browser_error(request=request, provider=provider, error=error, exception=exception)
+            flows.social_browser_error(
+                request=request, provider=provider, error=error, exception=exception, extra_context=extra_context
+            )
         )
 
     def populate_user(self, request, sociallogin, data):
