@@ -44,6 +44,13 @@ class BouncerSocialAppAdmin(SocialAppAdmin):
     list_display = ("name", "provider", "provider_id", "client_id")
     search_fields = ("name", "provider", "provider_id", "client_id")
 
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        # A view-only admin would see the secret as read-only text: left out for them.
+        if obj is not None and not self.has_change_permission(request, obj):
+            fields = [name for name in fields if name != "secret"]
+        return fields
+
 
 class BouncerSocialTokenAdmin(SocialTokenAdmin):
     list_display = ("app", "account", "expires_at")

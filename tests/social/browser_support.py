@@ -66,14 +66,32 @@ def github_user(**changes) -> dict:
     return user
 
 
+class Recorded:
+    """The ``responses`` mock, and the calls it saw (kept after the block ends, which clears the mock's own)."""
+
+    def __init__(self, mock: responses.RequestsMock) -> None:
+        self.mock = mock
+        self.urls: list[str] = []
+
+    def replace(self, *args, **kwargs) -> None:
+        self.mock.replace(*args, **kwargs)
+
+    def keep(self) -> None:
+        self.urls = [call.request.url.split("?")[0] for call in self.mock.calls]
+
+
 @contextmanager
 def github(*, user: dict | None = None, emails: list | None = None, token: dict | None = None):
-    """GitHub's three endpoints answered with recorded bodies; yields the ``responses`` mock."""
+    """GitHub's three endpoints answered with recorded bodies; yields the calls made (``Recorded``)."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.post(GITHUB_TOKEN_URL, json=GITHUB_TOKEN if token is None else token)
         mock.get(GITHUB_USER_URL, json=GITHUB_USER if user is None else user)
         mock.get(GITHUB_EMAILS_URL, json=GITHUB_EMAILS if emails is None else emails)
-        yield mock
+        recorded = Recorded(mock)
+        try:
+            yield recorded
+        finally:
+            recorded.keep()
 
 
 def start(client, provider: str = "github", *, next_url: str | None = None, process: str | None = None) -> str:
@@ -94,5 +112,6 @@ def callback(client, state: str | None, provider: str = "github", **params):
     return client.get(f"/accounts/{provider}/login/callback/", query)
 
 
-def provider_calls(mock, url: str) -> int:
-    return sum(1 for call in mock.calls if call.request.url.split("?")[0] == url)
+def provider_calls(recorded: Recorded, url: str) -> int:
+    """How often ``url`` was called inside the ``github()`` block (read after it ends)."""
+    return recorded.urls.count(url)

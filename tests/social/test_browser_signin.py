@@ -141,6 +141,11 @@ def test_post_without_csrf_token_starts_nothing(app):
 
 def test_callback_in_another_browser_is_refused_before_the_provider_is_asked(app, browser):
     state = start(browser)
+    other = Client()
+    with github() as mock:
+        assert callback(other, start(other)).status_code == 302
+    assert provider_calls(mock, GITHUB_TOKEN_URL) == 1  # the count sees calls: the 0 below means something
+    User.objects.all().delete()
     victim = Client()
     with github() as mock:
         response = callback(victim, state)
@@ -340,9 +345,9 @@ def test_callbacks_from_one_address_are_throttled(app, browser):
     with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}):
         with github() as mock:
             codes = [callback(browser, start(browser)).status_code for _ in range(3)]
-            assert codes[:2] == [302, 302]
-            assert codes[2] == 429
-            assert provider_calls(mock, GITHUB_TOKEN_URL) == 2  # the throttled one never reached GitHub
+        assert codes[:2] == [302, 302]
+        assert codes[2] == 429
+        assert provider_calls(mock, GITHUB_TOKEN_URL) == 2  # the throttled one never reached GitHub
 
 
 # Only configured providers, and nothing allauth would answer with a 500.
