@@ -22,7 +22,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -38,9 +38,48 @@ def _postgres_admin(url: str):
 
 @pytest.fixture(scope="session")
 def server_db_url(tmp_path_factory):
-    base = os.environ.get("DATABASE_URL", "")
+    with server_database(os.environ.get("DATABASE_URL", ""), tmp_path_factory.mktemp("e2e")) as url:
+        yield url
+
+
+def server_env(*, db_url: str, local_dir: Path, **extra: str) -> dict:
+    """The environment of a server process (and of management commands against it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOUNCER_", "DJANGO_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.base",
+        DATABASE_URL=db_url,
+        BOUNCER_LOCAL_DIR=str(local_dir),
+        DJANGO_DEBUG="0",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        # A replayed OAuth2 refresh token is reuse at once (the 10 s default grace,
+        # which the tests cannot wait out against a real clock, is tested in-process).
+        BOUNCER_OAUTH_REFRESH_GRACE_SECONDS="0",
+        # Every test signs in from 127.0.0.1, one user with the password grant
+        # for each case of the scope matrix: the whole run is far more sign-ins
+        # a minute than one address or account may make. The throttles
+        # themselves are tested in-process (tests/security/test_signin_*.py).
+        BOUNCER_THROTTLE_LOGIN_ACCOUNT="1000/min",
+        BOUNCER_THROTTLE_LOGIN="1000/min",
+        BOUNCER_THROTTLE_TOKEN="1000/min",
+        BOUNCER_THROTTLE_SOCIAL="1000/min",
+    )
+    env.update(extra)
+    return env
+
+
+def server_prepare(env: dict) -> None:
+    """migrate and collectstatic, as an operator does before the first start."""
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
+    subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
+
+
+@contextmanager
+def server_database(base: str, tmp_dir: Path):
+    """A database of its own for one server: a fresh PostgreSQL database when
+    ``base`` is a PostgreSQL URL (dropped after), else a SQLite file in ``tmp_dir``."""
     if not base.startswith(("postgres://", "postgresql://")):
-        yield f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.sqlite3'}"
+        yield f"sqlite:///{tmp_dir / 'e2e.sqlite3'}"
         return
     name = f"bouncer_e2e_{secrets.token_hex(4)}"
     with _postgres_admin(base) as conn:
@@ -55,32 +94,14 @@ def server_db_url(tmp_path_factory):
 @pytest.fixture(scope="session")
 def live_server_env(server_db_url, tmp_path_factory):
     """The environment of the server process, for management commands against it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOUNCER_", "DJANGO_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.base",
-        DATABASE_URL=server_db_url,
-        BOUNCER_LOCAL_DIR=str(tmp_path_factory.mktemp("bouncer-local")),
-        DJANGO_DEBUG="0",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        # A replayed OAuth2 refresh token is reuse at once (the 10 s default grace,
-        # which the tests cannot wait out against a real clock, is tested in-process).
-        BOUNCER_OAUTH_REFRESH_GRACE_SECONDS="0",
-        # Every test signs in from 127.0.0.1, one user with the password grant
-        # for each case of the scope matrix: the whole run is far more sign-ins
-        # a minute than one address or account may make. The throttles
-        # themselves are tested in-process (tests/security/test_signin_*.py).
-        BOUNCER_THROTTLE_LOGIN_ACCOUNT="1000/min",
-        BOUNCER_THROTTLE_LOGIN="1000/min",
-        BOUNCER_THROTTLE_TOKEN="1000/min",
-    )
-    return env
+    return server_env(db_url=server_db_url, local_dir=tmp_path_factory.mktemp("bouncer-local"))
 
 
 @contextmanager
-def bouncer_server(env: dict, *, log_name: str = "server.log"):
-    """One gunicorn node (two workers) on a free port of 127.0.0.1; yields its URL."""
+def bouncer_server(env: dict, *, log_name: str = "server.log", port: int | None = None):
+    """One gunicorn node (two workers) on 127.0.0.1 (``port``, else a free one); yields its URL."""
     local = Path(env["BOUNCER_LOCAL_DIR"])
-    port = _free_port()
+    port = port or free_port()
     log = open(local / log_name, "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
@@ -107,9 +128,6 @@ def bouncer_server(env: dict, *, log_name: str = "server.log"):
 
 @pytest.fixture(scope="session")
 def live_server_url(live_server_env):
-    env = live_server_env
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
-    subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
-    with bouncer_server(env) as url:
+    server_prepare(live_server_env)
+    with bouncer_server(live_server_env) as url:
         yield url

@@ -7,8 +7,10 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,3 +64,37 @@ class Forms(HTMLParser):
 
 def hidden_fields(form: dict) -> dict:
     return {i["name"]: i.get("value", "") for i in form["inputs"] if i.get("type") == "hidden" and i.get("name")}
+
+
+# --- Bouncer's sign-in and consent pages, driven like a browser without JavaScript ---------
+
+
+def sign_in_page(browser: requests.Session, login_url: str, *, username: str, password: str) -> requests.Response:
+    """Fill in and post Bouncer's sign-in page; the response (not followed)."""
+    page = browser.get(login_url, timeout=10)
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    form = Forms(page.text).find(field="username")
+    data = {**hidden_fields(form), "username": username, "password": password}
+    return browser.post(urljoin(page.url, form["action"] or page.url), data=data, allow_redirects=False, timeout=10)
+
+
+def consent_page(browser: requests.Session, base: str, authorize_url: str, *, username: str, password: str) -> requests.Response:
+    """GET /o/authorize/..., signing in on the way when Bouncer asks; the consent page."""
+    response = browser.get(authorize_url, allow_redirects=False, timeout=10)
+    if response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/accounts/login/":
+        signed_in = sign_in_page(browser, urljoin(base, response.headers["Location"]), username=username, password=password)
+        assert signed_in.status_code == 302, signed_in.text
+        response = browser.get(urljoin(base, signed_in.headers["Location"]), allow_redirects=False, timeout=10)
+    return response
+
+
+def answer_consent(browser: requests.Session, page: requests.Response, *, allow: bool) -> requests.Response:
+    assert page.status_code == 200, page.text
+    form = Forms(page.text).find(id="authorizationForm")
+    data = hidden_fields(form)
+    if allow:
+        button = next(b for b in form["buttons"] if b.get("name") == "allow")
+        data["allow"] = button["value"]
+    response = browser.post(urljoin(page.url, form["action"] or page.url), data=data, allow_redirects=False, timeout=10)
+    assert response.status_code == 302, response.text
+    return response

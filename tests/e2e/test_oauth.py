@@ -18,6 +18,7 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
+from tests.e2e import oauth_support as pages
 from tests.e2e.oauth_support import Forms, authlib_over_http, create_client, hidden_fields, manage  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -31,34 +32,14 @@ USERNAME = "oauth-e2e"
 
 
 def sign_in_page(browser: requests.Session, login_url: str, username: str = USERNAME, password: str = PASSWORD):
-    """Fill in and post Bouncer's sign-in page; the response (not followed)."""
-    page = browser.get(login_url, timeout=10)
-    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
-    form = Forms(page.text).find(field="username")
-    data = {**hidden_fields(form), "username": username, "password": password}
-    return browser.post(urljoin(page.url, form["action"] or page.url), data=data, allow_redirects=False, timeout=10)
+    return pages.sign_in_page(browser, login_url, username=username, password=password)
 
 
 def consent_page(browser: requests.Session, base: str, authorize_url: str) -> requests.Response:
-    """GET /o/authorize/..., signing in on the way when Bouncer asks; the consent page."""
-    response = browser.get(authorize_url, allow_redirects=False, timeout=10)
-    if response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/accounts/login/":
-        signed_in = sign_in_page(browser, urljoin(base, response.headers["Location"]))
-        assert signed_in.status_code == 302, signed_in.text
-        response = browser.get(urljoin(base, signed_in.headers["Location"]), allow_redirects=False, timeout=10)
-    return response
+    return pages.consent_page(browser, base, authorize_url, username=USERNAME, password=PASSWORD)
 
 
-def answer_consent(browser: requests.Session, page: requests.Response, *, allow: bool) -> requests.Response:
-    assert page.status_code == 200, page.text
-    form = Forms(page.text).find(id="authorizationForm")
-    data = hidden_fields(form)
-    if allow:
-        button = next(b for b in form["buttons"] if b.get("name") == "allow")
-        data["allow"] = button["value"]
-    response = browser.post(urljoin(page.url, form["action"] or page.url), data=data, allow_redirects=False, timeout=10)
-    assert response.status_code == 302, response.text
-    return response
+answer_consent = pages.answer_consent
 
 
 def query_of(url: str) -> dict:
