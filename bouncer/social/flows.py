@@ -27,7 +27,6 @@ from urllib.parse import urlencode
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.models import SocialAccount
 from allauth.socialaccount.providers.base.constants import AuthError
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, login
