@@ -22,6 +22,8 @@ from allauth.socialaccount.models import SocialApp, SocialToken
 from django import forms
 from django.contrib import admin
 
+from bouncer.social.adapters import social_app_problem
+
 
 class SocialAppSecretForm(SocialAppForm):
     secret = forms.CharField(
@@ -31,6 +33,14 @@ class SocialAppSecretForm(SocialAppForm):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password", "size": "100"}),
         help_text="Write-only: the stored secret is never shown. Leave blank to keep it.",
     )
+
+    def clean(self):
+        cleaned = super().clean()
+        probe = SocialApp(provider=cleaned.get("provider") or "", provider_id=cleaned.get("provider_id") or "")
+        problem = social_app_problem(probe)
+        if problem is not None:
+            raise forms.ValidationError(f"Bouncer would not use this application: {problem}.")
+        return cleaned
 
     def clean_secret(self) -> str:
         secret = self.cleaned_data.get("secret", "")

@@ -182,8 +182,11 @@ def social_browser_error(*, request: HttpRequest, provider, error=None, exceptio
     )
 
 
-def social_callback_refused(request: HttpRequest) -> HttpResponse:
+def social_callback_refused(request: HttpRequest, *, reason: str) -> HttpResponse:
     """A callback Bouncer will not pass on to the provider (oversized) or whose answer it could not read."""
+    match = request.resolver_match
+    provider = (match.kwargs.get("provider_id") or match.url_name.removesuffix("_callback")) if match else ""
+    audit_record(action=AuditAction.LOGIN_FAILED, request=request, method=services.METHOD, data={"provider": provider, "reason": reason})
     return _page(
         request, title="Sign-in did not complete", status=400, retry_url=reverse("login"),
         detail="The answer from the provider could not be read. Nothing was signed in or changed. Try again.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from functools import wraps
 
+from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.models import SocialApp
 from allauth.urls import build_provider_urlpatterns
 from django.core.exceptions import MultipleObjectsReturned
@@ -22,11 +23,19 @@ logger = logging.getLogger("bouncer.social")
 MAX_CALLBACK_PARAM = 2048
 
 
-def _configured_only(view):
-    """A provider without an app (settings or admin) is not offered: 404, not allauth's 500."""
+def _configured_only(view, *, openid_connect: bool = False):
+    """A provider without an app (settings or admin) is not offered: 404, not allauth's 500.
+
+    ``/accounts/oidc/<id>/`` serves OpenID Connect applications only (allauth
+    would look ``<id>`` up as any provider: ``/accounts/oidc/github/`` would be GitHub).
+    """
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
+        if openid_connect:
+            apps = get_social_adapter(request).list_apps(request, provider=kwargs.get("provider_id", ""))
+            if not any(app.provider == "openid_connect" for app in apps):
+                raise Http404("No such sign-in provider.")
         try:
             return view(request, *args, **kwargs)
         except SocialApp.DoesNotExist:
@@ -58,12 +67,12 @@ def _callback(view):
         except SignInThrottled as exc:
             return flows.throttled_page(request, exc.retry_after)
         if any(len(request.GET.get(name, "")) > MAX_CALLBACK_PARAM for name in ("code", "state")):
-            return flows.social_callback_refused(request)
+            return flows.social_callback_refused(request, reason="callback_oversized")
         try:
             return view(request, *args, **kwargs)
         except (KeyError, TypeError, ValueError, AttributeError):
             logger.exception("a provider's answer could not be read: %s", request.path)
-            return flows.social_callback_refused(request)
+            return flows.social_callback_refused(request, reason="provider_unreadable")
 
     return wrapped
 
@@ -85,7 +94,7 @@ def _guard(patterns) -> list:
             if name.endswith("_login_by_token"):
                 continue
             if not getattr(pattern.callback, "bouncer_guarded", False):  # allauth's lists are module-level: wrap once
-                callback = _configured_only(pattern.callback)
+                callback = _configured_only(pattern.callback, openid_connect=name.startswith("openid_connect_"))
                 pattern.callback = _callback(callback) if name.endswith("_callback") else callback
                 pattern.callback.bouncer_guarded = True
         kept.append(pattern)

@@ -106,3 +106,14 @@ def test_staff_with_view_permission_sees_applications_but_cannot_change_them(row
     assert SECRET not in page.content.decode()
     assert client.post(f"/admin/socialaccount/socialapp/{app.pk}/delete/", {"post": "yes"}).status_code == 403
     assert SocialApp.objects.filter(pk=app.pk).exists()
+
+
+@pytest.mark.parametrize("provider,provider_id", [("openid_connect", "github"), ("openid_connect", ""), ("github", "acme")])
+def test_application_bouncer_would_not_use_is_refused_by_the_form(provider, provider_id):
+    response = admin_client().post("/admin/socialaccount/socialapp/add/", {
+        "provider": provider, "provider_id": provider_id, "name": "Evil ID", "client_id": "rp", "secret": "s", "key": "",
+        "settings": '{"server_url": "https://evil.example"}',
+    })
+    assert response.status_code == 200
+    assert "Bouncer would not use this application" in response.content.decode()
+    assert not SocialApp.objects.exists()

@@ -242,6 +242,7 @@ def test_provider_answer_bouncer_cannot_read_is_a_page_not_a_500(app, browser, u
     assert response.status_code == 400
     assert "could not be read" in response.content.decode() or "did not confirm" in response.content.decode()
     assert not User.objects.exists()
+    assert AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED, method="social").count() == 1
 
 
 def test_very_long_code_is_refused_before_the_provider_is_asked(app, browser):
@@ -251,6 +252,7 @@ def test_very_long_code_is_refused_before_the_provider_is_asked(app, browser):
     assert response.status_code == 400
     assert provider_calls(mock, GITHUB_TOKEN_URL) == 0
     assert not User.objects.exists()
+    assert AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED, data__reason="callback_oversized", data__provider="github").count() == 1
 
 
 # Who the provider says the person is: never a privilege.
@@ -378,3 +380,35 @@ def test_two_apps_for_one_provider_is_a_page_not_a_500(app, browser):
 def test_allauth_account_pages_are_not_mounted(browser):
     for path in ("/accounts/social/connections/", "/accounts/3rdparty/", "/accounts/social/login/cancelled/", "/accounts/email/"):
         assert browser.get(path).status_code == 404, path
+
+
+# Applications the admin (or the environment) got wrong.
+
+
+@pytest.mark.parametrize("path", ["/accounts/oidc/acme/login/", "/accounts/oidc/acme/login/callback/?code=x&state=y"])
+def test_social_app_of_an_unknown_provider_is_404_not_500(browser, path):
+    SocialApp.objects.create(provider="myspace", provider_id="acme", name="MySpace", client_id="id", secret="s")
+    assert browser.get(path).status_code == 404
+    assert browser.post(path).status_code == 404
+    assert "MySpace" not in browser.get("/accounts/login/").content.decode()
+
+
+def test_openid_connect_path_does_not_serve_another_providers_app(browser):
+    SocialApp.objects.create(provider="github", provider_id="acme", name="GitHub", client_id="id", secret="s")
+    assert browser.post("/accounts/oidc/acme/login/").status_code == 404
+
+
+@pytest.mark.parametrize("taken", ["github", "google", "facebook", "openid_connect"])
+def test_openid_connect_app_named_like_a_builtin_provider_is_not_offered(app, browser, taken):
+    """Its accounts would be stored as (provider=<taken>, uid): an issuer the admin
+    added could then sign in as anyone's GitHub identity by asserting their uid."""
+    SocialApp.objects.create(provider="openid_connect", provider_id=taken, name="Evil ID", client_id="rp", secret="s",
+                             settings={"server_url": "https://evil.example"})
+    body = browser.get("/accounts/login/").content.decode()
+    assert "Evil ID" not in body
+    assert browser.post(f"/accounts/oidc/{taken}/login/").status_code == 404
+    SocialAccount.objects.create(user=make_user("victim"), provider="github", uid="583231")
+    with github() as mock:
+        state = start(browser)  # the real GitHub button still works, with the real GitHub app
+        assert callback(browser, state).status_code == 302
+    assert provider_calls(mock, GITHUB_TOKEN_URL) == 1
