@@ -73,6 +73,13 @@ def assert_labelled_and_quiet(browser) -> None:
     assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
 
 
+def assert_fits_a_phone(browser) -> None:
+    """At 360 CSS pixels wide nothing scrolls sideways."""
+    browser.set_window_size(360, 800)
+    width = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1] <= 400, width
+
+
 def press_provider_button(browser) -> None:
     buttons = browser.find_elements(By.XPATH, f'//form[contains(@action, "/accounts/oidc/{PROVIDER_ID}/login/")]//button')
     assert len(buttons) == 1
@@ -123,6 +130,15 @@ def test_sign_in_with_the_provider_from_the_sign_in_page(browser, social_servers
     assert PROVIDER_NAME in listing
     assert_labelled_and_quiet(browser)
 
+    # Both pages on a phone-sized screen; unlinking the only way in is refused with a message.
+    assert_fits_a_phone(browser)
+    browser.find_element(By.XPATH, "//ul[@class='items']//button[normalize-space()='Unlink']").click()
+    wait(browser, EC.presence_of_element_located((By.CSS_SELECTOR, "[role=alert]")))
+    assert "last way to sign in" in browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
+    assert PROVIDER_NAME in browser.find_element(By.CSS_SELECTOR, "ul.items").text
+    browser.get(f"{relying}/accounts/login/")
+    assert_fits_a_phone(browser)
+
 
 def test_oauth_authorization_continues_to_consent_after_social_sign_in(browser, social_servers, relying):  # noqa: F811
     username = unique_name("idp-")
@@ -162,6 +178,7 @@ def test_denied_consent_at_the_provider_lands_on_a_clear_page(browser, social_se
     wait(browser, EC.title_contains("Sign-in did not complete"))
     assert browser.current_url.startswith(f"{relying}/accounts/oidc/{PROVIDER_ID}/login/callback/")
     assert f"You cancelled at {PROVIDER_NAME}" in browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
+    assert_fits_a_phone(browser)
     assert browser.find_element(By.LINK_TEXT, "Back to the sign-in page").get_attribute("href").startswith(f"{relying}/accounts/login/")
     assert browser.get_cookie("sessionid") is None or session_profile(browser, relying).status_code in (401, 403)
     assert requests.get(f"{relying}/accounts/oidc/{PROVIDER_ID}/login/callback/?error=access_denied", timeout=10).status_code == 400
