@@ -7,8 +7,11 @@ with a 4xx status, nothing signed in and nothing changed.
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 import requests
+import time_machine
 from allauth.socialaccount.models import SocialAccount, SocialApp
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
@@ -165,6 +168,16 @@ def test_replayed_callback_is_refused(app, browser):
     assert replay.status_code == 400
     assert provider_calls(mock, GITHUB_TOKEN_URL) == 0
     assert signed_in_user(browser) is None
+
+
+@pytest.mark.parametrize("minutes,status", [(9, 302), (11, 400)])
+def test_state_expires_after_ten_minutes(app, browser, minutes, status):
+    with time_machine.travel("2026-03-02 09:00:00+00:00", tick=False) as clock:
+        state = start(browser)
+        clock.shift(datetime.timedelta(minutes=minutes))
+        with github() as mock:
+            assert callback(browser, state).status_code == status
+    assert provider_calls(mock, GITHUB_TOKEN_URL) == (1 if status == 302 else 0)
 
 
 def test_callback_without_state_is_refused(app, browser):
