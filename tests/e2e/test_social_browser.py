@@ -182,3 +182,31 @@ def test_denied_consent_at_the_provider_lands_on_a_clear_page(browser, social_se
     assert browser.find_element(By.LINK_TEXT, "Back to the sign-in page").get_attribute("href").startswith(f"{relying}/accounts/login/")
     assert browser.get_cookie("sessionid") is None or session_profile(browser, relying).status_code in (401, 403)
     assert requests.get(f"{relying}/accounts/oidc/{PROVIDER_ID}/login/callback/?error=access_denied", timeout=10).status_code == 400
+
+
+def test_link_the_provider_from_the_connected_accounts_page(browser, social_servers, relying):  # noqa: F811
+    local, remote = unique_name("rp-"), unique_name("idp-")
+    social_servers.relying_user(local, PASSWORD)
+    social_servers.provider_user(remote, PASSWORD, verified=True)
+    browser.get(f"{relying}/accounts/login/?next=/accounts/connections/")
+    browser.find_element(By.ID, "id_username").send_keys(local)
+    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit].button--primary").click()
+    wait(browser, EC.url_contains("/accounts/connections/"))
+    assert "No provider is linked" in browser.find_element(By.TAG_NAME, "main").text
+    button = browser.find_element(By.XPATH, f"//button[normalize-space()='Link {PROVIDER_NAME}']")
+    button.click()
+
+    sign_in_at_provider(browser, social_servers.provider, remote)
+    browser.find_element(By.CSS_SELECTOR, 'button[name="allow"]').click()
+
+    wait(browser, EC.url_contains(f"{relying}/accounts/connections/"))
+    assert f"{PROVIDER_NAME} is linked" in browser.find_element(By.CSS_SELECTOR, "[role=status]").text
+    assert PROVIDER_NAME in browser.find_element(By.CSS_SELECTOR, "ul.items").text
+    assert session_profile(browser, relying).json()["username"] == local  # still the same person
+
+    # With a password as well, this link may go.
+    browser.find_element(By.XPATH, "//ul[@class='items']//button[normalize-space()='Unlink']").click()
+    wait(browser, EC.presence_of_element_located((By.CSS_SELECTOR, "[role=status]")))
+    assert "unlinked" in browser.find_element(By.CSS_SELECTOR, "[role=status]").text
+    assert "No provider is linked" in browser.find_element(By.TAG_NAME, "main").text
