@@ -29,6 +29,7 @@ from django.views.decorators.http import require_POST
 
 from bouncer.core.exceptions import InvalidCredentials
 from bouncer.core.http import safe_next_url
+from bouncer.social.flows import social_providers_offered
 from bouncer.users import selectors, services
 from bouncer.users.forms import SignInForm
 from bouncer.users.signin import (
@@ -61,8 +62,10 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         return HttpResponseNotAllowed(["GET", "POST"])
     source = request.POST if request.method == "POST" else request.GET
     next_url = safe_next_url(request, source.get("next"), default=settings.LOGIN_REDIRECT_URL)
+    # One button per configured provider (settings or the admin's Social applications).
+    providers = social_providers_offered(request=request)
     if request.method != "POST":
-        return render(request, "users/sign_in.html", {"form": SignInForm(), "next": next_url})
+        return render(request, "users/sign_in.html", {"form": SignInForm(), "next": next_url, "providers": providers})
     form = SignInForm(request.POST)
     if form.is_valid():
         try:
@@ -80,7 +83,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             form.add_error(None, SignInIncomplete.default_detail)
         else:
             return redirect(next_url)
-    return render(request, "users/sign_in.html", {"form": form, "next": next_url}, status=400)
+    return render(request, "users/sign_in.html", {"form": form, "next": next_url, "providers": providers}, status=400)
 
 
 @require_POST
