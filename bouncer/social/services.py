@@ -16,6 +16,8 @@ flow (``api.py``) alike:
    linked to it before are unlinked (an attacker's own provider account
    would otherwise stay a way in). An inactive account is not linked: the
    sign-in is refused like any other for it;
+   A staff or superuser account is never linked this way (refused like
+   rule 3): a provider's word about an email is not a way into the admin;
 3. else a matching email that the provider does not vouch for is refused
    (``social_email_taken``): the owner signs in and links it explicitly;
 4. else a new account: a username derived safely from the provider's data,
@@ -208,6 +210,11 @@ def _user_resolve_unlinked(*, request: HttpRequest, sociallogin: SocialLogin) ->
             continue
         if not user.is_active:
             return user  # refused by the sign-in flow; nothing of the account is changed
+        if user.is_staff or user.is_superuser:
+            # A provider's say-so about an email is never a way into the
+            # admin: staff sign in with their password and link a provider
+            # themselves (connected accounts), or an operator links it.
+            raise SocialEmailTaken()
         unlinked: list[str] = []
         with transaction.atomic():
             user = User.objects.select_for_update().get(pk=user.pk)

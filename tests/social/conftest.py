@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import responses
-from django.test import override_settings
 
 from tests.social.recorded import Recorded, provider_settings
 
@@ -13,9 +12,15 @@ VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 
 @pytest.fixture
 def providers(settings):
-    """Google, GitHub, Facebook and an OpenID Connect app ("idp") configured, as from the environment."""
-    with override_settings(SOCIALACCOUNT_PROVIDERS=provider_settings()):
-        yield
+    """Google, GitHub, Facebook and an OpenID Connect app ("idp") configured, as from the environment.
+
+    Through pytest-django's ``settings`` (not ``override_settings``): a test
+    that changes ``settings.SOCIALACCOUNT_PROVIDERS`` again is then undone in
+    the right order; with both, the restore order left this fixture's
+    providers configured for every later test.
+    """
+    settings.SOCIALACCOUNT_PROVIDERS = provider_settings()
+    yield
 
 
 @pytest.fixture

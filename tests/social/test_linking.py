@@ -182,3 +182,22 @@ def test_pending_step_answers_401_signin_incomplete_and_no_credential(api, recor
     assert response.status_code == 401
     assert response.json()["code"] == "signin_incomplete"
     assert "access" not in response.json()
+
+
+@pytest.mark.parametrize("flag", ["is_staff", "is_superuser"])
+@pytest.mark.parametrize("verified_address", [True, False])
+def test_verified_email_matching_a_staff_account_is_refused_409_and_nothing_changes(api, recorded, flag, verified_address):
+    """A provider's email is never a way into the admin: staff link a provider themselves, signed in."""
+    user = grace(verified_address=verified_address)
+    setattr(user, flag, True)
+    user.save()
+    password_hash = user.password
+
+    response = google_signin(api, recorded)
+
+    assert response.status_code == 409, response.content
+    assert response.json()["code"] == "social_email_taken"
+    assert not SocialAccount.objects.exists()
+    user.refresh_from_db()
+    assert user.password == password_hash  # not disabled either
+    assert AuditEvent.objects.get(action=AuditAction.LOGIN_FAILED).data["reason"] == "social_email_taken"
