@@ -296,3 +296,24 @@ def test_email_changes_back_and_forth_cannot_flood_an_address_with_links_429(opt
     assert User.objects.get(pk=user.pk).email == "dora@example.com"
     assert len(mails_to("victim@example.org")) == 3
     assert ("dora@example.com", True, True) in rows(user)
+
+
+def test_migration_makes_an_already_changed_address_primary_and_unverified(mandatory):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("bouncer.users.migrations.0005_email_rows_follow_address")
+    user = verified_account()
+    User.objects.filter(pk=user.pk).update(email="victim@example.org")  # changed before the rows followed
+    user = User.objects.get(pk=user.pk)
+    assert APIClient().post("/api/token/", {"username": "dora", "password": PASSWORD}, format="json").status_code == 403
+
+    migration.rows_follow(apps, None)
+
+    assert rows(user) == [("dora@example.com", False, True), ("victim@example.org", True, False)]
+    assert oidc_email_claims(user)["email_verified"] is False
+    APIClient().post("/api/auth/registration/resend-email/", {"email": "victim@example.org"}, format="json")
+    key = verify_key(mails_to("victim@example.org")[0].body)
+    assert APIClient().post(VERIFY, {"key": key}, format="json").status_code == 200
+    assert APIClient().post("/api/token/", {"username": "dora", "password": PASSWORD}, format="json").status_code == 200
