@@ -186,7 +186,7 @@ def test_mandatory_email_change_must_be_confirmed_before_a_new_credential(mandat
     assert APIClient().post("/api/token/", {"username": "dora", "password": PASSWORD}, format="json").status_code == 200
 
 
-def test_provider_asserting_the_changed_to_address_claims_the_account(optional, api, recorded):
+def test_provider_asserting_the_changed_to_address_claims_the_account(optional, api, recorded):  # noqa: F811 (the fixture)
     from tests.social.test_linking import google_signin
 
     # mallory proved her own address, then set grace's (never proved by mallory).
