@@ -4,6 +4,7 @@ from django.contrib.auth import get_permission_codename
 from django.contrib.auth.admin import UserAdmin
 
 from bouncer.core import credentials
+from bouncer.users import services as user_services
 from bouncer.users.models import User, UserSession
 
 
@@ -13,6 +14,13 @@ class BouncerUserAdmin(UserAdmin):
         (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
     )
     actions = ["sign_out_everywhere"]
+
+    def save_model(self, request, obj, form, change):
+        """A changed email takes allauth's address rows along, as ``PATCH /api/accounts/profile/`` does
+        (the admin's change view runs in one transaction: the save and the rows commit together)."""
+        super().save_model(request, obj, form, change)
+        if change and "email" in form.changed_data:
+            user_services.user_email_changed_by_admin(request=request, user=obj, fields=list(form.changed_data))
 
     def get_deleted_objects(self, objs, request):
         """Django's list, minus the models whose admin forbids deleting a row by hand.

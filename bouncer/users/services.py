@@ -127,22 +127,46 @@ def password_change(*, request: HttpRequest, user: User, old_password: str, new_
 
 
 def profile_update(*, request: HttpRequest, user: User, data: dict) -> User:
-    """Update the editable profile fields (names and email, never flags)."""
+    """Update the editable profile fields (names and email, never flags).
+
+    A new email becomes the account's primary ``EmailAddress`` (unverified
+    unless the account proved it before) and, unless verification is
+    ``none``, its link is mailed (``email_address_follow``), counted against the mail throttles.
+    """
+    from bouncer.users.email import services as email_services
+
     email = data.get("email")
     if email is not None and User.objects.email_taken(email, exclude_pk=user.pk):
         raise RegistrationConflict({"email": ["A user with that email already exists."]})
     changed = sorted(field for field, value in data.items() if getattr(user, field) != value)
     if not changed:
         return user
+    owed = "email" in changed and email_services.email_change_throttle(request=request, user=user, email=email)
     for field in changed:
         setattr(user, field, data[field])
     try:
         with transaction.atomic():
             user.save(update_fields=changed)
+            pending = email_services.email_address_follow(user=user) if "email" in changed else None
     except IntegrityError:
         raise RegistrationConflict({"email": ["A user with that email already exists."]}) from None
     audit_record(action=AuditAction.PROFILE_UPDATED, request=request, user=user, data={"fields": changed})
+    if pending is not None and owed:
+        email_services.email_verification_send(request=request, address=pending, reason="email_change")
     return user
+
+
+def user_email_changed_by_admin(*, request: HttpRequest, user: User, fields: list[str]) -> None:
+    """After the admin's user form saved a new email (in the admin's transaction): what
+    ``profile_update`` does after its save. The rows follow, the link is mailed unless
+    verification is ``none``, one ``profile_updated`` row. No throttle: staff did it."""
+    from bouncer.users.email import services as email_services
+    from bouncer.users.email.selectors import email_verification_mode
+
+    pending = email_services.email_address_follow(user=user)
+    audit_record(action=AuditAction.PROFILE_UPDATED, request=request, user=user, data={"fields": sorted(fields), "by": "admin"})
+    if pending is not None and email_verification_mode() != "none":
+        email_services.email_verification_send(request=request, address=pending, reason="email_change")
 
 
 class CredentialNotFound(DomainError):

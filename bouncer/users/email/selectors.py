@@ -8,8 +8,9 @@ Two questions, answered differently on purpose:
   only when it checked it.
 - ``email_signin_allowed``: may this account sign in while verification is
   ``mandatory``? Every account Bouncer's own sign-up makes (the register API,
-  the sign-up page, a social sign-up) has a *primary* row from the start, so
-  for those the answer is "a verified row exists". An account without a
+  the sign-up page, a social sign-up) has a *primary* row from the start, and
+  an address change makes one, so for those the answer is "the row of
+  ``user.email`` is verified". An account without a
   primary row was made by the operator (``createsuperuser``, the admin,
   ``bouncer_demo``): the operator vouches for it, and it may sign in. Not
   "no row at all": allauth's reset-token generator adds a non-primary,
@@ -36,8 +37,15 @@ def email_address_verified(*, user) -> bool:
 
 
 def email_signin_allowed(*, user) -> bool:
-    """False only for an account made by sign-up whose address nobody has confirmed yet."""
-    rows = list(EmailAddress.objects.filter(user_id=user.pk).values_list("verified", "primary"))
-    if not any(primary for _, primary in rows):
+    """False only for an account made by sign-up (or whose address was changed) while
+    ``user.email`` is not confirmed.
+
+    The address the account uses now, not "any verified row": after an
+    address change the account keeps its old, verified row, and must
+    confirm the new address before it gets a credential again.
+    """
+    rows = list(EmailAddress.objects.filter(user_id=user.pk).values_list("email", "verified", "primary"))
+    if not any(primary for _, _, primary in rows):
         return True
-    return any(verified for verified, _ in rows)
+    email = (getattr(user, "email", "") or "").lower()
+    return any(verified and address.lower() == email for address, verified, _ in rows)

@@ -170,8 +170,52 @@ def email_address_add(*, user: User) -> EmailAddress | None:
     return EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=False)
 
 
+def email_change_throttle(*, request: HttpRequest | None, user: User, email: str) -> bool:
+    """Before an address change: whether the new address needs a link, counted against the mail throttles.
+
+    A link is owed unless verification is ``none`` or this account proved the
+    address before. Counted like a resend (per client address and per address
+    typed), so changing back and forth cannot flood someone's mailbox; a
+    ``429`` comes before anything is changed.
+    """
+    from bouncer.users.email.selectors import email_verification_mode
+
+    if email_verification_mode() == "none" or EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists():
+        return False
+    if request is not None:
+        _throttle_send(request, email)
+    return True
+
+
+def email_address_follow(*, user: User) -> EmailAddress | None:
+    """Make ``user.email`` the account's primary ``EmailAddress``, after the address changed.
+
+    Run in the transaction of the save. The account's row for the address
+    (case-insensitive) becomes primary with its verified flag as it was; with
+    no row, a new unverified one. The account's other rows stay, not primary
+    (going back to an address it proved needs no new link). Rows of other
+    accounts are never read or touched: if another account proved the
+    address, this row cannot be verified (allauth's one verified row per
+    address), and the link answers ``email_verified_elsewhere``. The row
+    comes back when it is unverified (a link is owed), else None.
+    """
+    if not user.email:
+        return None
+    own = EmailAddress.objects.select_for_update().filter(user=user, email__iexact=user.email).order_by("-verified", "pk").first()
+    others = EmailAddress.objects.filter(user=user, primary=True)
+    if own is not None:
+        others = others.exclude(pk=own.pk)
+    others.update(primary=False)  # first: allauth allows one primary row per account
+    if own is None:
+        own = EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=False)
+    elif not own.primary:
+        own.primary = True
+        own.save(update_fields=["primary"])
+    return None if own.verified else own
+
+
 def email_verification_send(*, request: HttpRequest | None, address: EmailAddress, reason: str) -> None:
-    """Mail the verification link for ``address`` and audit it (``reason``: signup | resend)."""
+    """Mail the verification link for ``address`` and audit it (``reason``: signup | resend | email_change)."""
     user = address.user
     _mail(
         request,
