@@ -21,7 +21,7 @@ from bouncer.audit.models import AuditAction, AuditEvent
 from bouncer.users.models import User
 from tests.concurrency import at_once
 from tests.conftest import PASSWORD, make_user, session_client, token_client
-from tests.social.conftest import providers, recorded, social_post  # noqa: F401 (fixtures)
+from tests.social.conftest import social_post
 from tests.social.test_browser_admin import admin_client as signed_in_admin
 from tests.users.email.conftest import rates, reset_parts
 
@@ -331,7 +331,7 @@ def test_email_pages_answer_the_same_for_a_known_and_an_unknown_address(settings
     assert known.status_code == unknown.status_code == 200
     strip = lambda response, email: response.content.decode().replace(email, "EMAIL")  # noqa: E731
     assert strip(known, user.email) == strip(unknown, "nobody@example.com")
-    assert dict(known.cookies) .keys() == dict(unknown.cookies).keys()
+    assert dict(known.cookies).keys() == dict(unknown.cookies).keys()
 
 
 @pytest.mark.django_db
@@ -359,11 +359,11 @@ def test_reset_ends_every_credential_including_the_resetting_browsers_session(us
 # --- pre-hijacking: ways in set up before anyone proved the address ------------------------------
 
 
-def _attacker_google(recorded, nonce: str = "n-0S6_WzA2Mj"):
+def _attacker_google(mock, nonce: str = "n-0S6_WzA2Mj"):
     """The attacker's own Google account, asserting the victim's address *without* vouching for it."""
     from tests.social.recorded import google_claims, id_token
 
-    recorded.google_certs()
+    mock.google_certs()
     claims = google_claims(sub="attacker-google-1", email="victim@example.org", email_verified=False, nonce=nonce)
     return social_post(APIClient(), "google", {"id_token": id_token(claims), "nonce": nonce})
 

@@ -318,7 +318,7 @@ def password_reset_confirm(*, request: HttpRequest | None, uid: str, token: str,
         validate_password(new_password1, user=user)
     except DjangoValidationError as exc:
         raise PasswordResetRejected({"new_password2": list(exc.messages)}) from None
-    from bouncer.social.services import social_accounts_dropped_audit, social_accounts_drop
+    from bouncer.social.services import social_accounts_drop, social_accounts_dropped_audit
 
     with transaction.atomic():
         locked = User.objects.select_for_update().filter(pk=user.pk, is_active=True).first()
