@@ -183,6 +183,31 @@ def _account_save(*, request: HttpRequest, sociallogin: SocialLogin, user: User,
             existing.save(update_fields=["verified"])
 
 
+def social_accounts_drop(*, user: User) -> list[str]:
+    """Unlink every provider identity of ``user`` (inside the caller's transaction); their providers.
+
+    For the moment someone proves owning the account's address that nobody
+    had proved before (a provider vouching for it, a password reset by its
+    link): every way in set up before then may be an attacker's who
+    registered the address first (account pre-hijacking). The caller
+    audits with ``social_accounts_dropped_audit`` once committed.
+    """
+    providers = []
+    for account in SocialAccount.objects.filter(user=user).order_by("pk"):
+        providers.append(account.provider)
+        account.delete()
+    return providers
+
+
+def social_accounts_dropped_audit(*, request: HttpRequest | None, user: User, providers: list[str], by: str) -> None:
+    """One ``social_unlinked`` row per identity ``social_accounts_drop`` removed (reason ``address_claimed``)."""
+    for provider in providers:
+        audit_record(
+            action=AuditAction.SOCIAL_UNLINKED, request=request, user=user, method=METHOD,
+            data={"provider": provider, "reason": "address_claimed", "by": by},
+        )
+
+
 def social_user_resolve(*, request: HttpRequest, sociallogin: SocialLogin) -> User:
     """The account a provider's identity signs in to, linking or creating as the rules above say."""
     if sociallogin.is_existing:
@@ -225,17 +250,11 @@ def _user_resolve_unlinked(*, request: HttpRequest, sociallogin: SocialLogin) ->
                 # the password (the save revokes every credential of the
                 # account, users/receivers.py, even when it was unusable
                 # already) and the provider identities linked before.
-                for account in SocialAccount.objects.filter(user=user):
-                    unlinked.append(account.provider)
-                    account.delete()
+                unlinked = social_accounts_drop(user=user)
                 user.set_unusable_password()
                 user.save(update_fields=["password"])
             _account_save(request=request, sociallogin=sociallogin, user=user, new_user=False)
-        for old_provider in unlinked:
-            audit_record(
-                action=AuditAction.SOCIAL_UNLINKED, request=request, user=user, method=METHOD,
-                data={"provider": old_provider, "reason": "address_claimed", "by": provider},
-            )
+        social_accounts_dropped_audit(request=request, user=user, providers=unlinked, by=provider)
         audit_record(
             action=AuditAction.SOCIAL_LINKED, request=request, user=user, method=METHOD,
             data={"provider": provider, "by": "verified_email", "password_disabled": claimed},

@@ -9,6 +9,10 @@ every later request to either node must be refused.
 
 from __future__ import annotations
 
+import re
+import time
+from pathlib import Path
+
 import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
@@ -55,13 +59,28 @@ def _statuses(client: requests.Session, url: str) -> set[int]:
     return {client.get(f"{url}/api/accounts/profile/", timeout=10).status_code for _ in range(USES)}
 
 
+def _reset_link_from_log(env: dict, user_id: int) -> tuple[str, str]:
+    """The (uid, token) of the user's reset mail node A printed (no SMTP host: mail goes to its console log)."""
+    from django.utils.http import int_to_base36
+
+    uid = int_to_base36(user_id)
+    log = Path(env["BOUNCER_LOCAL_DIR"]) / "server.log"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        found = re.findall(rf"/accounts/password/reset/({uid})/([0-9a-z]+-[0-9a-f]+)/", log.read_text(errors="replace"))
+        if found:
+            return found[-1]
+        time.sleep(0.2)  # the outbox thread writes the mail just after the answer
+    raise AssertionError("no reset mail in node A's log")
+
+
 @pytest.fixture(scope="module")
 def node_b(live_server_url, live_server_env):
     with bouncer_server(live_server_env, log_name="node-b.log") as url:
         yield url
 
 
-@pytest.mark.parametrize("event", ["revoke_others", "password_change"])
+@pytest.mark.parametrize("event", ["revoke_others", "password_change", "password_reset"])
 def test_revocation_on_one_node_holds_on_every_node(live_server_url, node_b, live_server_env, event):
     node_a, username = live_server_url, f"nodes_{event}"
     _register(node_a, username)
@@ -73,11 +92,22 @@ def test_revocation_on_one_node_holds_on_every_node(live_server_url, node_b, liv
     headers = {"Authorization": f"Token {controller}"}
     if event == "revoke_others":
         response = requests.post(f"{node_a}/api/accounts/sessions/revoke-others/", headers=headers, timeout=10)
-    else:
+    elif event == "password_change":
         response = requests.post(f"{node_a}/api/accounts/password/change/", headers=headers, timeout=10,
                                  json={"old_password": PASSWORD, "new_password": "another-passphrase-42"})
+    else:
+        # The forgotten-password link: every credential of every kind ends, the controller's too.
+        held["controller"] = requests.Session()
+        held["controller"].headers.update(headers)
+        asked = requests.post(f"{node_a}/api/auth/password/reset/", json={"email": f"{username}@example.com"}, timeout=10)
+        assert asked.status_code == 200, asked.text
+        user_id = requests.get(f"{node_a}/api/accounts/profile/", headers=headers, timeout=10).json()["id"]
+        uid, token = _reset_link_from_log(live_server_env, user_id)
+        response = requests.post(f"{node_a}/api/auth/password/reset/confirm/", timeout=10, json={
+            "uid": uid, "token": token, "new_password1": "another-passphrase-42", "new_password2": "another-passphrase-42"})
     assert response.status_code == 200, response.text
     for node in (node_b, node_a):
         still = {kind: sorted(_statuses(client, node)) for kind, client in held.items()}
         assert still == {kind: [401] for kind in held}, node
-        assert requests.get(f"{node}/api/accounts/profile/", headers=headers, timeout=10).status_code == 200
+        if event != "password_reset":
+            assert requests.get(f"{node}/api/accounts/profile/", headers=headers, timeout=10).status_code == 200

@@ -41,6 +41,7 @@ from bouncer.core.exceptions import DomainError
 from bouncer.core.http import client_bucket
 from bouncer.core.identifiers import identifier_normalize
 from bouncer.core.throttling import Hit, account_ident, throttle_hit
+from bouncer.users.email.selectors import email_address_verified
 from bouncer.users.lockout import lockout_clear
 from bouncer.users.models import User
 
@@ -339,6 +340,11 @@ def password_reset_check(*, request: HttpRequest | None, uid: str, token: str) -
     return user
 
 
+def _address_unproven(user: User) -> bool:
+    """Made by sign-up (a primary row) and ``user.email`` never confirmed (``selectors.email_signin_allowed``'s rule)."""
+    return EmailAddress.objects.filter(user=user, primary=True).exists() and not email_address_verified(user=user)
+
+
 def password_reset_confirm(*, request: HttpRequest | None, uid: str, token: str, new_password1: str, new_password2: str) -> User:
     """Set a new password from a reset link.
 
@@ -356,10 +362,17 @@ def password_reset_confirm(*, request: HttpRequest | None, uid: str, token: str,
         validate_password(new_password1, user=user)
     except DjangoValidationError as exc:
         raise PasswordResetRejected({"new_password2": list(exc.messages)}) from None
+    from bouncer.social.services import social_accounts_drop, social_accounts_dropped_audit
+
     with transaction.atomic():
         locked = User.objects.select_for_update().filter(pk=user.pk, is_active=True).first()
         if locked is None or not default_token_generator.check_token(locked, token):
             raise ResetLinkInvalid()
+        # The link proves the address. If nobody had proved it before, the
+        # provider identities linked to the account may be those of whoever
+        # registered the address first (account pre-hijacking): they go,
+        # like the old password. An operator-made account (no primary row) keeps them.
+        unlinked = social_accounts_drop(user=locked) if _address_unproven(locked) else []
         locked.set_password(new_password1)
         locked.save(update_fields=["password"])
         if locked.email:
@@ -369,6 +382,7 @@ def password_reset_confirm(*, request: HttpRequest | None, uid: str, token: str,
             except IntegrityError:
                 pass  # verified on another account already (allauth's unique verified address): left unverified here
     lockout_clear(username=locked.get_username())
+    social_accounts_dropped_audit(request=request, user=locked, providers=unlinked, by="password_reset")
     audit_record(action=AuditAction.PASSWORD_RESET_COMPLETED, request=request, user=locked, method="email")
     return locked
 
