@@ -161,6 +161,11 @@ def oauth_token_revoked_record(*, request: HttpRequest | None, client, user) -> 
 DEADLOCK_ATTEMPTS = 3
 
 
+def is_deadlock(exc: OperationalError) -> bool:
+    """PostgreSQL aborted this transaction to break a deadlock (SQLSTATE 40P01): running it again is safe."""
+    return getattr(exc.__cause__, "sqlstate", None) == "40P01"
+
+
 def _deadlock_retried(write) -> None:
     """Run ``write`` (one atomic block) again when PostgreSQL broke a deadlock by aborting it.
 
@@ -176,7 +181,7 @@ def _deadlock_retried(write) -> None:
                 write()
             return
         except OperationalError as exc:
-            if getattr(exc.__cause__, "sqlstate", None) != "40P01" or attempt == DEADLOCK_ATTEMPTS - 1:
+            if not is_deadlock(exc) or attempt == DEADLOCK_ATTEMPTS - 1:
                 raise
 
 

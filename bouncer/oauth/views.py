@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from django.db import OperationalError
 from django.forms.models import modelform_factory
 from django.http import HttpResponseRedirect, JsonResponse
 from django.utils.decorators import method_decorator
@@ -62,10 +63,29 @@ class TokenView(dot_views.TokenView):
     (the toolkit sends it only for those), so one receiver audits them all."""
 
     def post(self, request, *args, **kwargs):
-        response = super().post(request, *args, **kwargs)
+        response = self._post_deadlock_retried(request, *args, **kwargs)
         if response.status_code == 200:
             services.oauth_purge_expired()
         return response
+
+    def _post_deadlock_retried(self, request, *args, **kwargs):
+        """The toolkit's token response, run again when PostgreSQL chose it as a deadlock's victim.
+
+        A refresh racing a revocation of the same family (a password change,
+        a deactivation, a sign-out everywhere) locks rows the toolkit's way
+        while the revocation locks them Bouncer's; PostgreSQL breaks the rare
+        deadlock by aborting one side, which rolled its transaction back
+        entirely, so the request is simply run again (its retry then sees the
+        revocation and answers ``invalid_grant``). Never a 500: after the last
+        attempt, 503 ``temporarily_unavailable``.
+        """
+        for attempt in range(services.DEADLOCK_ATTEMPTS):
+            try:
+                return super().post(request, *args, **kwargs)
+            except OperationalError as exc:
+                if not services.is_deadlock(exc):
+                    raise
+        return oauth_error("temporarily_unavailable", "Try again.", 503)
 
     def authorization_flow_token_response(self, request, *args, **kwargs):
         try:
