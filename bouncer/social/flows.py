@@ -84,9 +84,9 @@ def _retry_url(request: HttpRequest, *, connect: bool, next_url: str | None) -> 
 
 def throttled_page(request: HttpRequest, wait: int) -> HttpResponse:
     """The sign-in pages' own 429 page (``Retry-After``)."""
-    from bouncer.users.views import _throttled
+    from bouncer.users.views import throttled_page as page
 
-    return _throttled(request, wait)
+    return page(request, wait)
 
 
 def social_browser_complete(*, request: HttpRequest, sociallogin) -> HttpResponse:

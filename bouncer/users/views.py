@@ -45,8 +45,9 @@ from bouncer.users.signin import (
 SIGN_IN_FAILED = "The username or password is not correct."
 
 
-def _throttled(request: HttpRequest, wait: int) -> HttpResponse:
-    response = render(request, "users/throttled.html", {"wait": wait}, status=429)
+def throttled_page(request: HttpRequest, wait: int, *, template: str = "users/throttled.html") -> HttpResponse:
+    """The 429 page of every HTML page (sign-in, social callbacks, email pages), with a truthful ``Retry-After``."""
+    response = render(request, template, {"wait": wait}, status=429)
     response["Retry-After"] = str(wait)
     add_never_cache_headers(response)
     return response
@@ -71,7 +72,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         try:
             services.session_login(request=request, **form.cleaned_data)
         except (services.AccountLocked, services.SignInThrottled) as exc:
-            return _throttled(request, exc.retry_after)
+            return throttled_page(request, exc.retry_after)
         except InvalidCredentials:
             form.add_error(None, SIGN_IN_FAILED)
         except EmailUnverified:
@@ -114,7 +115,7 @@ def admin_sign_in(request: HttpRequest) -> HttpResponse:
         response.status_code = 403
         return response
     if attempt.refusal is not None:
-        return _throttled(request, attempt.refusal.retry_after)
+        return throttled_page(request, attempt.refusal.retry_after)
     if request.method == "POST" and attempt.result is not None and request.user.is_authenticated:
         if key_before and request.session.session_key == key_before:
             # Django's login() kept the id (same user signing in again): a new one at every sign-in.
@@ -142,7 +143,7 @@ def admin_password_change(request: HttpRequest) -> HttpResponse:
                 request=request, user=user, password=str(request.POST.get("old_password", "")), method="admin_password_change"
             )
         except (services.AccountLocked, services.SignInThrottled) as exc:
-            return _throttled(request, exc.retry_after)
+            return throttled_page(request, exc.retry_after)
     return admin.site.admin_view(admin.site.password_change, cacheable=True)(request)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
-from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -25,10 +24,9 @@ from bouncer.users.email.selectors import email_verification_mode
 
 
 def _throttled(request: HttpRequest, wait: int) -> HttpResponse:
-    response = render(request, "users/email/throttled.html", {"wait": wait}, status=429)
-    response["Retry-After"] = str(wait)
-    add_never_cache_headers(response)
-    return response
+    from bouncer.users.views import throttled_page
+
+    return throttled_page(request, wait, template="users/email/throttled.html")
 
 
 def _form_errors(form, exc: DomainError) -> None:
@@ -70,21 +68,29 @@ def sign_up(request: HttpRequest) -> HttpResponse:
     return render(request, "users/email/sign_up.html", {"form": form}, status=400)
 
 
-@csrf_protect
-@never_cache
-def password_reset(request: HttpRequest) -> HttpResponse:
-    """Forgot password: the same page afterwards for every address."""
+def _email_form_page(request: HttpRequest, *, send, form_template: str, sent_template: str) -> HttpResponse:
+    """A page with one address field: ``send`` it, then the same "sent" page for every address."""
     if (refused := _only(request, "GET", "POST")) is not None:
         return refused
     form = EmailForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.password_reset_request(request=request, email=form.cleaned_data["email"])
+            send(request=request, email=form.cleaned_data["email"])
         except services.EmailThrottled as exc:
             return _throttled(request, exc.retry_after)
-        return render(request, "users/email/password_reset_sent.html", {"email": form.cleaned_data["email"]})
+        return render(request, sent_template, {"email": form.cleaned_data["email"]})
     status = 400 if request.method == "POST" else 200
-    return render(request, "users/email/password_reset.html", {"form": form}, status=status)
+    return render(request, form_template, {"form": form}, status=status)
+
+
+@csrf_protect
+@never_cache
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """Forgot password: the same page afterwards for every address."""
+    return _email_form_page(
+        request, send=services.password_reset_request,
+        form_template="users/email/password_reset.html", sent_template="users/email/password_reset_sent.html",
+    )
 
 
 @sensitive_post_parameters("new_password1", "new_password2")
@@ -131,14 +137,7 @@ def email_verify(request: HttpRequest, key: str) -> HttpResponse:
 @csrf_protect
 @never_cache
 def email_verify_resend(request: HttpRequest) -> HttpResponse:
-    if (refused := _only(request, "GET", "POST")) is not None:
-        return refused
-    form = EmailForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.email_verification_resend(request=request, email=form.cleaned_data["email"])
-        except services.EmailThrottled as exc:
-            return _throttled(request, exc.retry_after)
-        return render(request, "users/email/verify_resent.html", {"email": form.cleaned_data["email"]})
-    status = 400 if request.method == "POST" else 200
-    return render(request, "users/email/verify_resend.html", {"form": form}, status=status)
+    return _email_form_page(
+        request, send=services.email_verification_resend,
+        form_template="users/email/verify_resend.html", sent_template="users/email/verify_resent.html",
+    )
