@@ -26,6 +26,7 @@ urlpatterns = [
     # the connected-accounts page; after every page of Bouncer's own.
     path("accounts/", include("bouncer.social.page_urls")),
     path("api/accounts/", include("bouncer.users.urls")),
+    path("api/auth/mfa/", include("bouncer.multifactor.urls")),
     path("api/auth/", include("bouncer.users.email.urls")),
     path("api/auth/", include("bouncer.social.urls")),
     path("api/auth-token/", include("bouncer.tokens.urls")),

@@ -30,6 +30,14 @@ class AuditAction(models.TextChoices):
     EMAIL_VERIFIED = "email_verified", "Email address verified"
     PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset requested"
     PASSWORD_RESET_COMPLETED = "password_reset_completed", "Password reset completed"
+    MFA_ENROLLED = "mfa_enrolled", "Second factor enrolled"
+    MFA_REMOVED = "mfa_removed", "Second factor removed"
+    MFA_SUCCEEDED = "mfa_succeeded", "Second factor used"
+    MFA_FAILED = "mfa_failed", "Second factor refused"
+    RECOVERY_CODE_USED = "recovery_code_used", "Recovery code used"
+    RECOVERY_CODES_GENERATED = "recovery_codes_generated", "Recovery codes generated"
+    MFA_MISSING = "mfa_required_missing", "MFA required but no factor enrolled"
+    STEP_UP = "mfa_step_up", "Re-verified for a sensitive action"
 
 
 class AuditEvent(models.Model):

@@ -117,9 +117,12 @@ def oauth_password_authenticate(*, request: HttpRequest, username: str, password
     ``SignInIncomplete`` (both ``invalid_grant``), or ``SignInThrottled`` /
     ``AccountLocked`` (the validator answers 429 ``rate_limited``).
     """
-    return signin_password(
-        request=request, username=username, password=password, method=METHOD, address_scope="token"
-    ).completed_user()
+    result = signin_password(request=request, username=username, password=password, method=METHOD, address_scope="token")
+    if not result.complete:
+        audit_record(
+            action=AuditAction.LOGIN_FAILED, request=request, user=result.user, method=METHOD, data={"reason": result.pending_steps[0]}
+        )
+    return result.completed_user()
 
 
 def oauth_token_issued_record(*, request: HttpRequest | None, token, grant_type: str) -> None:

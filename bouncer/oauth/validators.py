@@ -50,6 +50,11 @@ from bouncer.oauth.grace import (
 from bouncer.users.email.selectors import email_address_verified
 from bouncer.users.signin import AccountLocked, EmailUnverified, SignInIncomplete, SignInThrottled
 
+PASSWORD_GRANT_MFA = (
+    "This account signs in with a second factor, which the password grant cannot carry. "
+    "Use the authorization code flow."
+)
+
 #: Applications registered for these never get anything (tokens in URLs).
 REFUSED_GRANT_TYPES = (AbstractApplication.GRANT_IMPLICIT, AbstractApplication.GRANT_OPENID_HYBRID)
 
@@ -166,8 +171,13 @@ class BouncerOAuth2Validator(OAuth2Validator):
         http_request = self.build_http_request(request)
         try:
             user = services.oauth_password_authenticate(request=http_request, username=username, password=password)
-        except (InvalidCredentials, SignInIncomplete):
+        except InvalidCredentials:
             return False
+        except SignInIncomplete:
+            # The password was right, but the password grant cannot carry a
+            # second step (RFC 6749 has no place for one): say why, so the
+            # client moves to the authorization code flow (docs/mfa.md).
+            raise errors.InvalidGrantError(description=PASSWORD_GRANT_MFA, request=request) from None
         except (SignInThrottled, AccountLocked) as refusal:
             raise RateLimited(refusal.retry_after, request=request) from None
         except EmailUnverified as refusal:

@@ -13,11 +13,8 @@ from bouncer.social import selectors, services
 from bouncer.social.schema import SOCIAL_ERRORS, SOCIAL_LINK_ERRORS, SOCIAL_SIGNIN_OK
 from bouncer.social.serializers import SocialAccountOutput, SocialLinkInput, SocialSigninInput
 from bouncer.social.tokens import ProviderCredential, social_provider_get
-from bouncer.tokens.jwt.api import JwtObtainFailed, jwt_pair_response
-from bouncer.tokens.jwt.services import jwt_obtain
-from bouncer.tokens.opaque.api import token_login_response
-from bouncer.tokens.opaque.services import token_issue
-from bouncer.users.signin import signin_entry_point, signin_throttle_address
+from bouncer.tokens.jwt.api import JwtObtainFailed
+from bouncer.users.signin import signin_entry_point, signin_finish, signin_throttle_address
 
 PROVIDER = OpenApiParameter(
     "provider", str, OpenApiParameter.PATH,
@@ -57,19 +54,17 @@ class SocialSigninApi(APIView):
         as_token = data.validated_data["credential"] == "token"
         try:
             result = services.social_signin_with_credential(request=request, provider=found, credential=_credential(data.validated_data))
-            user = result.completed_user()
-            if as_token:
-                issued = token_issue(user=user, request=request, device_name=data.validated_data["device_name"])
-                return token_login_response(user=user, issued=issued)
-            pair = jwt_obtain(user=user, request=request)
         except InvalidCredentials:
-            # An inactive account, or a lifecycle event that overtook the
-            # sign-in: the generic failure of the endpoint whose answer this
-            # mirrors (/api/auth-token/: 400; /api/token/: 401 + challenge).
+            # An inactive account: the generic failure of the endpoint whose
+            # answer this mirrors (/api/auth-token/: 400; /api/token/: 401 + challenge).
             if as_token:
                 raise
             raise JwtObtainFailed() from None
-        return jwt_pair_response(pair, cookie=data.validated_data["cookie"])
+        # The token and JWT finishers answer exactly like /api/auth-token/ and /api/token/
+        # (a lifecycle event overtaking the sign-in included); a second step first when owed.
+        if as_token:
+            return signin_finish(request=request, result=result, method=services.METHOD, issue="token", options={"device_name": data.validated_data["device_name"]})
+        return signin_finish(request=request, result=result, method=services.METHOD, issue="jwt", options={"cookie": data.validated_data["cookie"]})
 
 
 class SocialAccountListApi(APIView):

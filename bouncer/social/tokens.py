@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 #: Provider classes Bouncer offers (config/settings/allauth.py); any other app is not found.
 SUPPORTED_PROVIDERS = frozenset({"google", "github", "facebook", "openid_connect"})
 #: Path segments of /api/auth/ that are never a provider's id (bouncer/social/urls.py).
-RESERVED_IDS = frozenset({"social", "password", "registration", "mfa", "user", "login", "logout", "token"})
+RESERVED_IDS = frozenset({"social", "password", "registration", "mfa", "passkey", "user", "login", "logout", "token"})
 #: id_token algorithms accepted: asymmetric only, so a public key can never be an HMAC secret.
 ID_TOKEN_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"})
 #: Providers whose access tokens Bouncer can prove were issued to its own app.

@@ -12,10 +12,13 @@ from bouncer.tokens.jwt.state import family_state_invalidate, family_state_inval
 from bouncer.tokens.opaque.cache import token_cache_invalidate
 from bouncer.tokens.opaque.models import DeviceToken
 from bouncer.tokens.opaque.services import TokenCredentials
+from bouncer.users.signin import signin_finisher_register
 from bouncer.users.usercache import user_cache_invalidated
 
 credential_kind_register(TokenCredentials())
 credential_kind_register(JwtCredentials())
+signin_finisher_register("token", "bouncer.tokens.opaque.api.token_signin_finish")
+signin_finisher_register("jwt", "bouncer.tokens.jwt.api.jwt_signin_finish")
 
 
 @receiver(post_save, sender=DeviceToken, dispatch_uid="tokens_cache_invalidate_on_save")

@@ -101,8 +101,13 @@ class SessionLoginApi(APIView):
     def post(self, request):
         data = SessionLoginInput(data=request.data)
         data.is_valid(raise_exception=True)
-        services.session_login(request=request, **data.validated_data)
-        return Response({"message": "Login successful"})
+        return services.session_login(request=request, **data.validated_data)
+
+
+def session_signin_finish(*, request, user, options: dict, amr, method: str) -> Response:
+    """The end of a session sign-in (registered as the ``session`` finisher: also after a second step)."""
+    services.session_establish(request=request, user=user, amr=amr, method=method)
+    return Response({"message": "Login successful"})
 
 
 class SessionLogoutApi(APIView):

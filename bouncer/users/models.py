@@ -43,6 +43,10 @@ class User(AbstractUser):
     # NULL for an account without an address (a social sign-in whose provider
     # gave none), so any number of them fit under the unique constraint.
     email_normalized = models.CharField(max_length=1024, unique=True, null=True, editable=False)
+    #: Has a second factor (TOTP or WebAuthn; allauth's Authenticator rows):
+    #: kept by bouncer/multifactor/receivers.py, so the sign-in flow and the
+    #: cached user row know it without a query.
+    mfa_enabled = models.BooleanField(default=False, editable=False)
 
     objects = BouncerUserManager()
 

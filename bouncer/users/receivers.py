@@ -9,12 +9,14 @@ from django.dispatch import receiver
 from bouncer.core import credentials
 from bouncer.users.models import User, UserSession
 from bouncer.users.sessions import SessionCredentials, session_cache_delete, session_sign_in_record
+from bouncer.users.signin import signin_finisher_register
 from bouncer.users.usercache import user_cache_invalidate
 
 #: Saved fields that no authentication or permission decision reads.
 IRRELEVANT_FIELDS = frozenset({"last_login"})
 
 credentials.credential_kind_register(SessionCredentials())
+signin_finisher_register("session", "bouncer.users.api.session_signin_finish")
 
 
 @receiver(post_save, sender=User, dispatch_uid="users_cache_invalidate_on_save")

@@ -12,11 +12,18 @@ from django.http import HttpRequest
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
-from bouncer.core import credentials
+from bouncer.core import assurance, credentials
 from bouncer.core.exceptions import DomainError
 from bouncer.core.identifiers import identifier_normalize
 from bouncer.users.models import User
-from bouncer.users.signin import AccountLocked, SignInThrottled, signin_password, signin_password_confirm, signin_succeeded_record
+from bouncer.users.signin import (
+    AccountLocked,
+    SignInThrottled,
+    signin_finish,
+    signin_password,
+    signin_password_confirm,
+    signin_succeeded_record,
+)
 
 __all__ = ["AccountLocked", "SignInThrottled"]  # re-exported: the sign-in refusals live in signin.py
 
@@ -74,20 +81,31 @@ def user_register(*, request: HttpRequest | None, username: str, email: str, pas
     return user
 
 
-def session_login(*, request: HttpRequest, username: str, password: str) -> User:
-    """Sign in with a session, through the sign-in flow; the session id always changes.
+def session_login(*, request: HttpRequest, username: str, password: str, method: str = "session"):
+    """Sign in with a session, through the sign-in flow (the session API and the HTML page).
+
+    The finisher's answer (``session_establish``), or ``MfaRequired`` /
+    ``MfaEnrolmentRequired`` when a second step is owed.
+    """
+    result = signin_password(request=request, username=username, password=password, method=method)
+    return signin_finish(request=request, result=result, method=method, issue="session")
+
+
+def session_establish(*, request: HttpRequest, user: User, amr, method: str) -> User:
+    """A completed sign-in becomes a session; the session id always changes.
 
     Django's ``login`` cycles the key only when the session belongs to nobody
     or to someone else; signing in again inside a live session of the same
     user would keep the id (ASVS 7.2.4 asks for a new one at every
     authentication), so the key is cycled here first. ``login`` then sees
-    the same user and does not cycle it a second time.
+    the same user and does not cycle it a second time. The session records
+    how its user signed in (``amr``, bouncer/core/assurance.py).
     """
-    user = signin_password(request=request, username=username, password=password, method="session").completed_user()
     if SESSION_KEY in request.session:
         request.session.cycle_key()
     login(request, user, backend="bouncer.users.backends.CachedModelBackend")
-    signin_succeeded_record(request=request, user=user, method="session")
+    request.session[assurance.SESSION_AMR_KEY] = list(assurance.amr_normalize(amr))
+    signin_succeeded_record(request=request, user=user, method=method)
     return user
 
 

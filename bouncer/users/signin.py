@@ -24,12 +24,18 @@ backend raise ``PermissionDenied``, which stops ``authenticate()`` there:
 no later backend is ever asked about a locked account.
 
 The result (``SignInResult``) can say "password accepted, another step is
-required before a credential is issued" (``pending_steps``). Nothing adds a
-step yet; multi-factor sign-in adds its step in ``signin_result`` only, and
-every entry point already refuses to issue a credential for an incomplete
-result (``SignInResult.completed_user``). Callers that cannot run a second
-step (the admin's own form, Basic, foreign callers of ``authenticate()``)
-get no user for an incomplete result.
+required before a credential is issued" (``pending_steps``): ``mfa`` for a
+user with a second factor, ``mfa_enrol`` for a user who must have one
+(``BOUNCER_MFA_REQUIRED``) and has none; ``signin_result`` alone decides.
+An entry point hands its result to ``signin_finish`` with what it would
+issue (``session``, ``token``, ``jwt`` and their options): a complete result is
+issued at once through the finisher each kind registers
+(``signin_finisher_register``), an incomplete one becomes the 401
+``mfa_required`` / ``mfa_enrolment_required`` with an ``mfa_token``, and
+``POST /api/auth/mfa/authenticate/`` later runs the same finisher
+(bouncer/multifactor/). Callers that cannot run a second step (the admin's
+own form, Basic, the OAuth2 password grant, foreign callers of
+``authenticate()``) get no user for an incomplete result.
 """
 
 from __future__ import annotations
@@ -44,9 +50,11 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.utils.module_loading import import_string
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
+from bouncer.core import assurance
 from bouncer.core.exceptions import DomainError, InvalidCredentials
 from bouncer.core.http import client_bucket
 from bouncer.core.throttling import Hit, account_ident, throttle_hit, throttle_release
@@ -107,6 +115,8 @@ class SignInResult:
 
     user: object
     pending_steps: tuple[str, ...] = ()
+    #: How the first factor was proven (bouncer/core/assurance.py): ("pwd",) or ("fed",).
+    amr: tuple[str, ...] = (assurance.PWD,)
 
     @property
     def complete(self) -> bool:
@@ -235,7 +245,7 @@ def signin_external(*, request: HttpRequest, user, method: str, data: dict | Non
         audit_record(action=AuditAction.LOGIN_FAILED, request=request, user=user, username=username, method=method, data={**(data or {}), "reason": "locked"})
         raise AccountLocked(remaining)
     try:
-        result = signin_result(user=user)
+        result = signin_result(user=user, amr=(assurance.FED,))
     except EmailUnverified:
         _unverified_record(request=request, user=user, method=method, data=data)
         raise
@@ -244,20 +254,55 @@ def signin_external(*, request: HttpRequest, user, method: str, data: dict | Non
     return result
 
 
-def signin_result(*, user) -> SignInResult:
+def signin_result(*, user, amr: tuple[str, ...] = (assurance.PWD,)) -> SignInResult:
     """What is owed after a right password (or a provider's proof); every way in passes here.
 
     Refuses (``EmailUnverified``) an account whose address is unconfirmed
     while verification is ``mandatory`` (bouncer/users/email/selectors.py
     says which accounts count as confirmed); the caller writes the one
-    ``LOGIN_FAILED`` row (``_unverified_record``). The MFA issue adds its step here.
+    ``LOGIN_FAILED`` row (``_unverified_record``). Then the second factor
+    (bouncer/multifactor/selectors.py): ``mfa`` when the user has one,
+    ``mfa_enrol`` when one is required and missing.
     """
     # Imported here: this module loads with the authentication classes, before allauth's models.
+    from bouncer.multifactor.selectors import mfa_pending_step
     from bouncer.users.email.selectors import email_signin_allowed, email_verification_mode
 
     if email_verification_mode() == "mandatory" and not email_signin_allowed(user=user):
         raise EmailUnverified()
-    return SignInResult(user=user)
+    step = mfa_pending_step(user=user)
+    return SignInResult(user=user, pending_steps=(step,) if step else (), amr=tuple(amr))
+
+
+#: What each kind issues at the end of a sign-in: issue name → dotted path of
+#: ``finish(*, request, user, options, amr, method) -> Response``. Registered by
+#: each kind's AppConfig.ready() (by path: this module imports no kind).
+_finishers: dict[str, str] = {}
+
+
+def signin_finisher_register(issue: str, path: str) -> None:
+    _finishers[issue] = path
+
+
+def signin_issue(*, request: HttpRequest, user, issue: str, options: dict, amr, method: str):
+    """Issue what a completed sign-in asked for, through the kind's finisher."""
+    return import_string(_finishers[issue])(request=request, user=user, options=options, amr=tuple(amr), method=method)
+
+
+def signin_finish(*, request: HttpRequest, result: SignInResult, method: str, issue: str, options: dict | None = None):
+    """The end of every way in that can run a second step: the credential, or the 401 asking for the step.
+
+    ``issue`` names the finisher (``session``, ``token``, ``jwt``) and
+    ``options`` its settings (device name, cookie mode): they are kept on the
+    ``mfa_token``'s challenge, so the step completes into exactly what was asked.
+    """
+    from bouncer.multifactor.services import mfa_signin_challenge
+
+    options = options or {}
+    if result.complete:
+        return signin_issue(request=request, user=result.user, issue=issue, options=options, amr=result.amr, method=method)
+    step = result.pending_steps[0]
+    raise mfa_signin_challenge(request=request, user=result.user, step=step, method=method, issue=issue, options=options, amr=result.amr)
 
 
 def _unverified_record(*, request: HttpRequest | None, user, method: str, data: dict | None = None) -> None:

@@ -29,6 +29,7 @@ from django.views.decorators.http import require_POST
 
 from bouncer.core.exceptions import InvalidCredentials
 from bouncer.core.http import safe_next_url
+from bouncer.multifactor.services import MfaRequired
 from bouncer.social.flows import social_providers_offered
 from bouncer.users import selectors, services
 from bouncer.users.forms import SignInForm
@@ -79,7 +80,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             # The password was right: say what to do (the resend page sends the link again).
             form.add_error(None, EmailUnverified.default_detail)
             return render(request, "users/sign_in.html", {"form": form, "next": next_url, "email_unverified": True}, status=403)
-        except SignInIncomplete:
+        except (SignInIncomplete, MfaRequired):
             # No page for a second step yet (the MFA issue adds it): refuse, never sign in.
             form.add_error(None, SignInIncomplete.default_detail)
         else:

@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.github",
     "allauth.socialaccount.providers.facebook",
     "allauth.socialaccount.providers.openid_connect",
+    # Labelled "multifactor": allauth's app below is "mfa".
+    "bouncer.multifactor",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
@@ -146,6 +149,7 @@ from config.settings.auth import *  # noqa: E402,F401,F403
 from config.settings.drf import *  # noqa: E402,F401,F403
 from config.settings.jwt import *  # noqa: E402,F401,F403
 from config.settings.logging import *  # noqa: E402,F401,F403
+from config.settings.mfa import *  # noqa: E402,F401,F403
 from config.settings.oauth import *  # noqa: E402,F401,F403
 from config.settings.security import *  # noqa: E402,F401,F403
 

@@ -174,6 +174,10 @@ THROTTLE_RATES = {
     "email_send_account": env_str("BOUNCER_THROTTLE_EMAIL_SEND_ACCOUNT", "3/hour"),
     # Presenting a reset or verification token (guessing costs a try each).
     "email_confirm": env_str("BOUNCER_THROTTLE_EMAIL_CONFIRM", "20/hour"),
+    # The second sign-in step (POST /api/auth/mfa/authenticate/, the page's
+    # code form), per address; each code also counts toward login_account and
+    # a wrong one toward the lockout.
+    "mfa": env_str("BOUNCER_THROTTLE_MFA", "20/min"),
 }
 
 #: Failed sign-ins for one username, within the window, that lock it for a while.
@@ -246,6 +250,23 @@ SOCIAL_OIDC_NAME = env_str("BOUNCER_SOCIAL_OIDC_NAME", "OpenID Connect")
 SOCIAL_OIDC_URL = env_str("BOUNCER_SOCIAL_OIDC_URL").rstrip("/")
 SOCIAL_OIDC_CLIENT_ID = env_str("BOUNCER_SOCIAL_OIDC_CLIENT_ID")
 SOCIAL_OIDC_SECRET = env_str("BOUNCER_SOCIAL_OIDC_SECRET")
+
+# Multi-factor sign-in (bouncer/multifactor/, docs/mfa.md).
+#: Who must have a second factor: nobody, staff (and superusers), or everyone.
+MFA_REQUIRED = env_choice("BOUNCER_MFA_REQUIRED", "none", ("none", "staff", "all"))
+#: How long an ``mfa_token`` (a sign-in waiting for its second step) lives.
+MFA_TOKEN_SECONDS = env_int("BOUNCER_MFA_TOKEN_SECONDS", 300, minimum=30)
+#: Wrong codes one ``mfa_token`` takes before it is dead (the lockout counts them too).
+MFA_TOKEN_ATTEMPTS = env_int("BOUNCER_MFA_TOKEN_ATTEMPTS", 5, minimum=1)
+#: A step-up (re-verification) is good for this many seconds.
+MFA_STEP_UP_SECONDS = env_int("BOUNCER_MFA_STEP_UP_SECONDS", 5 * 60, minimum=30)
+#: Passkeys as the first and only factor (passwordless sign-in).
+MFA_PASSKEY_LOGIN = env_bool("BOUNCER_MFA_PASSKEY_LOGIN", default=True)
+#: WebAuthn relying party: its id (a domain, never an address) and the origins
+#: browsers may sign for. Development accepts http://localhost on any port.
+WEBAUTHN_RP_ID = env_str("BOUNCER_WEBAUTHN_RP_ID", "localhost")
+WEBAUTHN_RP_NAME = env_str("BOUNCER_WEBAUTHN_RP_NAME", "Bouncer")
+WEBAUTHN_ORIGINS = env_list("BOUNCER_WEBAUTHN_ORIGINS", [f"https://{WEBAUTHN_RP_ID}"])
 
 PAGE_SIZE = env_int("BOUNCER_PAGE_SIZE", 20, minimum=1)
 LOG_LEVEL = env_choice("BOUNCER_LOG_LEVEL", "info", ("debug", "info", "warning", "error"))

@@ -296,27 +296,26 @@ def test_successful_introspections_are_not_throttled(user):
 
 
 @override_settings(REST_FRAMEWORK=RELAXED)
-def test_an_incomplete_sign_in_issues_no_credential(api, user, monkeypatch):
-    """The MFA issue adds its step in signin_result; every entry point must then refuse to issue."""
+def test_an_incomplete_sign_in_issues_no_credential(api, user):
+    """A user with a second factor: every entry point stops after the password and issues nothing."""
+    from bouncer.multifactor.totp import totp_activate, totp_secret_new
     from bouncer.tokens.jwt.models import JwtFamily
     from bouncer.tokens.opaque.models import DeviceToken
-    from bouncer.users import signin
 
-    monkeypatch.setattr(signin, "signin_result", lambda *, user: signin.SignInResult(user=user, pending_steps=("totp",)))
+    totp_activate(user=user, secret=totp_secret_new(), step=0)
     body = {"username": "alice", "password": PASSWORD}
     for url in ("/api/accounts/login/", "/api/auth-token/", "/api/token/"):
         response = api.post(url, body, format="json")
         assert response.status_code == 401
-        assert response.json()["code"] == "signin_incomplete" and response.json()["steps"] == ["totp"]
+        assert response.json()["code"] == "mfa_required" and response.json()["methods"] == ["totp"]
+        assert len(response.json()["mfa_token"]) >= 40
     assert settings.SESSION_COOKIE_NAME not in api.cookies or not api.cookies[settings.SESSION_COOKIE_NAME].value
     assert not DeviceToken.objects.exists() and not JwtFamily.objects.exists()
     assert api.get("/api/accounts/profile/", HTTP_AUTHORIZATION=basic("alice", PASSWORD)).status_code == 401
-    assert Client().post("/admin/login/", {"username": "alice", "password": PASSWORD}).status_code == 200
-    page = Client().post("/accounts/login/", {"username": "alice", "password": PASSWORD})
-    assert page.status_code == 400 and "_auth_user_id" not in page.client.session
     from tests.oauth.conftest import make_app, password_grant
 
-    assert password_grant(make_app("password"), user).json()["error"] == "invalid_grant"
+    refused = password_grant(make_app("password"), user).json()
+    assert refused["error"] == "invalid_grant" and "second factor" in refused["error_description"]
 
 
 @pytest.mark.parametrize("way", ["basic", "password_grant"])

@@ -172,15 +172,15 @@ def test_a_taken_username_gets_a_suffix(api, recorded):
     assert created.username.startswith("octocat") and created.username != "octocat"
 
 
-def test_pending_step_answers_401_signin_incomplete_and_no_credential(api, recorded, monkeypatch):
+def test_a_user_with_a_second_factor_gets_mfa_required_and_no_credential(api, recorded, monkeypatch):
     from bouncer.users import signin
 
-    monkeypatch.setattr(signin, "signin_result", lambda *, user: signin.SignInResult(user=user, pending_steps=("mfa",)))
+    monkeypatch.setattr(signin, "signin_result", lambda *, user, amr: signin.SignInResult(user=user, pending_steps=("mfa",), amr=amr))
 
     response = google_signin(api, recorded)
 
     assert response.status_code == 401
-    assert response.json()["code"] == "signin_incomplete"
+    assert response.json()["code"] == "mfa_required" and response.json()["mfa_token"]
     assert "access" not in response.json()
 
 

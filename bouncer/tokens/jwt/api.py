@@ -25,7 +25,7 @@ from bouncer.tokens.jwt.serializers import (
     JwtVerifyInput,
 )
 from bouncer.users.api import INVALID_CREDENTIALS
-from bouncer.users.signin import signin_entry_point, signin_password
+from bouncer.users.signin import signin_entry_point, signin_finish, signin_password
 
 
 class JwtObtainFailed(InvalidCredentials):
@@ -67,6 +67,16 @@ def _refresh_from(request) -> tuple[str, bool]:
     return cookie, True
 
 
+def jwt_signin_finish(*, request, user, options: dict, amr, method: str) -> Response:
+    """The end of a JWT sign-in (the ``jwt`` finisher: /api/token/, social sign-in, after a second step)."""
+    try:
+        pair = services.jwt_obtain(user=user, request=request, amr=amr)
+    except InvalidCredentials:
+        # A lifecycle event (password change, deactivation) overtook the sign-in before the issue.
+        raise JwtObtainFailed() from None
+    return jwt_pair_response(pair, cookie=bool(options.get("cookie")))
+
+
 @signin_entry_point("jwt")
 class JwtObtainApi(APIView):
     # Throttles: the sign-in flow's (per address, scope "token", and per account).
@@ -85,13 +95,11 @@ class JwtObtainApi(APIView):
                 method="jwt",
                 address_scope="token",
             )
-            pair = services.jwt_obtain(user=result.completed_user(), request=request)
         except InvalidCredentials:
             # SPEC.md: 401, as simplejwt answers, with the Bearer challenge
-            # the JWT class sends for any other bad credential (also when a
-            # password change overtook the sign-in before the issue).
+            # the JWT class sends for any other bad credential.
             raise JwtObtainFailed() from None
-        return jwt_pair_response(pair, cookie=data.validated_data["cookie"])
+        return signin_finish(request=request, result=result, method="jwt", issue="jwt", options={"cookie": data.validated_data["cookie"]})
 
 
 class JwtRefreshApi(APIView):

@@ -110,7 +110,7 @@ def _mint(*, user: User, family_id: uuid.UUID, family_expires: datetime | None, 
     return _sign_pair(user=user, family_id=family_id, family_expires=family_expires, now=now, refresh_jti=jti)
 
 
-def jwt_obtain(*, user: User, request: HttpRequest | None) -> TokenPair:
+def jwt_obtain(*, user: User, request: HttpRequest | None, amr=("pwd",)) -> TokenPair:
     """A new sign-in: a new family and its first pair."""
     now = timezone.now()
     with transaction.atomic():  # one commit: family, refresh row, audit row

@@ -14,7 +14,7 @@ from bouncer.tokens.opaque.authentication import OpaqueTokenAuthentication
 from bouncer.tokens.opaque.models import DeviceToken
 from bouncer.tokens.opaque.serializers import TokenLoginInput, TokenLoginOutput
 from bouncer.users.api import INVALID_CREDENTIALS
-from bouncer.users.signin import signin_entry_point, signin_password
+from bouncer.users.signin import signin_entry_point, signin_finish, signin_password
 
 
 def token_login_response(*, user, issued: services.IssuedToken) -> Response:
@@ -33,15 +33,20 @@ class TokenLoginApi(APIView):
     def post(self, request):
         data = TokenLoginInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = signin_password(
+        result = signin_password(
             request=request,
             username=data.validated_data["username"],
             password=data.validated_data["password"],
             method="token",
             address_scope="token",
-        ).completed_user()
-        issued = services.token_issue(user=user, request=request, device_name=data.validated_data["device_name"])
-        return token_login_response(user=user, issued=issued)
+        )
+        return signin_finish(request=request, result=result, method="token", issue="token", options={"device_name": data.validated_data["device_name"]})
+
+
+def token_signin_finish(*, request, user, options: dict, amr, method: str) -> Response:
+    """The end of a DRF token sign-in (the ``token`` finisher: /api/auth-token/, social sign-in, after a second step)."""
+    issued = services.token_issue(user=user, request=request, device_name=options.get("device_name", ""), amr=amr)
+    return token_login_response(user=user, issued=issued)
 
 
 class TokenLogoutApi(APIView):

@@ -30,7 +30,7 @@ class IssuedToken:
         return self.token.expires_at
 
 
-def token_issue(*, user, request: HttpRequest | None, device_name: str = "") -> IssuedToken:
+def token_issue(*, user, request: HttpRequest | None, device_name: str = "", amr=("pwd",)) -> IssuedToken:
     """Mint a token for ``user``; a token for the same named device is replaced.
 
     Two sign-ins from one device at the same moment both delete the old token
