@@ -109,6 +109,12 @@ def _current(request: HttpRequest | None) -> tuple[str, str] | None:
     return None
 
 
+def credential_current_id(*, request: HttpRequest | None) -> str | None:
+    """The public id of the credential ``request`` came with (None: none of the registry's kinds, e.g. Basic)."""
+    current = _current(request)
+    return credential_public_id(kind=current[0], key=current[1]) if current is not None else None
+
+
 def credential_list_for_user(*, user, request: HttpRequest | None) -> list[Credential]:
     """Every live credential of ``user``, newest first, ``current`` marked."""
     found = []

@@ -23,6 +23,7 @@ class ChallengePurpose(models.TextChoices):
     TOTP_SETUP = "totp_setup", "TOTP secret shown, not confirmed"
     WEBAUTHN_REGISTER = "webauthn_register", "WebAuthn registration"
     PASSKEY_SIGNIN = "passkey_signin", "Passkey sign-in"
+    STEP_UP = "step_up", "Security key re-verification"
 
 
 class MfaChallenge(models.Model):
