@@ -348,7 +348,7 @@ def test_incomplete_signin_signs_nobody_in(app, browser, monkeypatch):
     from bouncer.users import signin
 
     _linked_user(browser)
-    monkeypatch.setattr(signin, "signin_result", lambda *, user: signin.SignInResult(user=user, pending_steps=("mfa",)))
+    monkeypatch.setattr(signin, "signin_result", lambda *, user, amr=(): signin.SignInResult(user=user, pending_steps=("mfa",)))
     with github():
         response = callback(browser, start(browser))
     assert response.status_code == 401
