@@ -54,3 +54,25 @@ def test_removing_the_last_factor_drops_the_recovery_codes_unless_mfa_is_require
     factors.factor_remove(request=None, user=alice, factor_id=factor.pk)
     alice.refresh_from_db()
     assert not alice.mfa_enabled and mfa_methods(user=alice) == []
+
+
+def test_the_admin_lists_factors_without_their_secrets_and_a_deletion_is_audited(alice, client):
+    from allauth.mfa.models import Authenticator
+
+    from bouncer.audit.models import AuditAction, AuditEvent
+    from bouncer.users.models import User
+
+    setup_id, shown = factors.totp_setup_begin(user=alice)
+    factor, _ = factors.totp_setup_confirm(request=None, user=alice, setup_id=setup_id, code=pyotp.TOTP(shown["secret"]).now())
+    root = User.objects.create_superuser(username="root", email="root@example.com", password="x-admin-pass-9")
+    client.force_login(root)
+    listing = client.get("/admin/mfa/authenticator/")
+    assert listing.status_code == 200 and b"alice" in listing.content
+    page = client.get(f"/admin/mfa/authenticator/{factor.pk}/change/")
+    assert page.status_code == 200 and shown["secret"].encode() not in page.content
+    assert client.post(f"/admin/mfa/authenticator/{factor.pk}/change/", {"data": "{}"}).status_code == 403
+    client.post(f"/admin/mfa/authenticator/{factor.pk}/delete/", {"post": "yes"})
+    assert not Authenticator.objects.filter(pk=factor.pk).exists()
+    alice.refresh_from_db()
+    assert not alice.mfa_enabled
+    assert AuditEvent.objects.filter(action=AuditAction.MFA_REMOVED, user=alice, data__by="admin").count() == 1
