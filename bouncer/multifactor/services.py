@@ -194,9 +194,10 @@ def factor_verify(*, request: HttpRequest | None, user, code=None, credential=No
         from bouncer.users.signin import AccountLocked
 
         raise AccountLocked(remaining)
-    kind, proven = _verify_answer(user=user, code=code, credential=credential, state=state)
+    kind, proven, reason = _verify_answer(user=user, code=code, credential=credential, state=state)
     if proven is None:
-        audit_record(action=AuditAction.MFA_FAILED, request=request, user=user, method=method, data={"factor": kind})
+        data = {"factor": kind, **({"reason": reason} if reason else {})}
+        audit_record(action=AuditAction.MFA_FAILED, request=request, user=user, method=method, data=data)
         if lockout_record_failure(username=username, place=place):
             audit_record(action=AuditAction.ACCOUNT_LOCKED, request=request, user=user, username=username, method=method)
         if kind == "webauthn":
@@ -208,18 +209,22 @@ def factor_verify(*, request: HttpRequest | None, user, code=None, credential=No
     return proven
 
 
-def _verify_answer(*, user, code, credential, state) -> tuple[str, str | None]:
+def _verify_answer(*, user, code, credential, state) -> tuple[str, str | None, str]:
+    """(factor kind, the amr it proves or None, why it was refused when the audit row should say)."""
     if credential is not None:
         try:
             factor = webauthn.authentication_complete(user=user, state=state or {}, response=credential)
+        except webauthn.WebAuthnCloned:
+            # A right signature whose counter did not move forward: a copy of the key is in use.
+            return "webauthn", None, "cloned"
         except webauthn.WebAuthnRejected:
-            return "webauthn", None
-        return "webauthn", webauthn_amr(factor)
+            return "webauthn", None, ""
+        return "webauthn", webauthn_amr(factor), ""
     code = code if isinstance(code, str) else ""
     compact = "".join(code.split())
     if compact.isdigit():
-        return "totp", assurance.OTP if totp.totp_verify(user=user, code=compact) else None
-    return "recovery_code", assurance.OTP if recovery.recovery_code_use(user=user, code=code) else None
+        return "totp", assurance.OTP if totp.totp_verify(user=user, code=compact) else None, ""
+    return "recovery_code", assurance.OTP if recovery.recovery_code_use(user=user, code=code) else None, ""
 
 
 def webauthn_amr(factor) -> str:
@@ -244,18 +249,35 @@ def mfa_authenticate(*, request: HttpRequest | None, raw, code=None, credential=
     else:
         if code in (None, "") and credential is None:
             raise MfaCodeInvalid("Send the code (or the security key's answer) with the mfa_token.")
+        _attempt_reserve(row)
         try:
             second = factor_verify(
                 request=request, user=user, code=code, credential=credential, state=row.data.get("webauthn_state"), method=row.method
             )
         except (MfaCodeInvalid, webauthn.WebAuthnRejected):
-            MfaChallenge.objects.filter(pk=row.pk).update(failures=F("failures") + 1)
+            raise  # a wrong answer: its attempt stays counted
+        except BaseException:
+            # Refused before anything was compared (throttled, locked): the attempt is given back.
+            MfaChallenge.objects.filter(pk=row.pk).update(failures=F("failures") - 1)
             raise
     with transaction.atomic():
         challenge_spend(row)
     return SecondStep(
         user=user, method=row.method, issue=row.issue, options=row.data.get("options", {}), amr=assurance.amr_add_second(first, second)
     )
+
+
+def _attempt_reserve(row: MfaChallenge) -> None:
+    """Take one of the challenge's attempts before the answer is compared, in one conditional UPDATE.
+
+    Counting after the comparison let answers sent at once all pass the
+    "attempts left" test of ``challenge_find``: ten parallel guesses on one
+    ``mfa_token`` were ten guesses, whatever ``TOKEN_ATTEMPTS`` said.
+    """
+    if not MfaChallenge.objects.filter(
+        pk=row.pk, used_at__isnull=True, failures__lt=settings.BOUNCER_MFA["TOKEN_ATTEMPTS"]
+    ).update(failures=F("failures") + 1):
+        raise MfaTokenInvalid()
 
 
 def enrolment_challenge_mark(*, row: MfaChallenge, proven: str) -> None:
