@@ -34,7 +34,7 @@ from bouncer.core.exceptions import DomainError
 from bouncer.core.http import client_bucket
 from bouncer.core.throttling import Hit, account_ident, throttle_hit
 from bouncer.multifactor import recovery, selectors, totp, webauthn
-from bouncer.multifactor.models import ChallengePurpose, MfaChallenge
+from bouncer.multifactor.models import ChallengePurpose, MfaChallenge, StepUp
 from bouncer.users.lockout import lockout_attempt_begin, lockout_record_failure, lockout_remaining, lockout_reset
 
 PURGE_BATCH = 500
@@ -283,3 +283,48 @@ def _attempt_reserve(row: MfaChallenge) -> None:
 def enrolment_challenge_mark(*, row: MfaChallenge, proven: str) -> None:
     """An ``mfa_enrol`` sign-in enrolled its first factor (which proved ``proven``): it can complete now."""
     MfaChallenge.objects.filter(pk=row.pk, used_at__isnull=True).update(data={**row.data, "enrolled": proven})
+
+
+class MfaNothingToReset(DomainError):
+    code = "mfa_nothing_to_reset"
+    default_detail = "This user has no second factor."
+
+
+@dataclass(frozen=True)
+class MfaReset:
+    factors: tuple[str, ...]
+    revoked: int
+
+
+def mfa_factors_reset(*, user, request: HttpRequest | None, by: str, operator: str = "") -> MfaReset:
+    """An operator's answer to "I lost every factor": remove them all, and end every sign-in.
+
+    Every factor row of the user goes (TOTP, security keys and passkeys,
+    recovery codes), with the sign-ins waiting for a second step and the
+    step-ups; one ``MFA_REMOVED`` row says what went, how (``by``: ``command``,
+    ``admin``) and who did it (``operator``, the staff user of the admin).
+    Then every credential of every kind ends (credential registry): whoever
+    holds the lost phone or key must not stay signed in. The user signs in
+    again with the password (and enrols a factor again when one is required).
+    Refuses a user without any factor (``MfaNothingToReset``): nothing changes.
+    """
+    from allauth.mfa.models import Authenticator
+
+    from bouncer.core import credentials
+
+    with transaction.atomic():
+        factors = Authenticator.objects.select_for_update().filter(user_id=user.pk).order_by("pk")
+        kinds = tuple(factor.type for factor in factors)
+        if not kinds:
+            raise MfaNothingToReset()
+        for factor in factors:
+            factor.delete()  # one by one: receivers.py keeps User.mfa_enabled in step
+        MfaChallenge.objects.filter(user_id=user.pk).delete()
+        StepUp.objects.filter(user_id=user.pk).delete()
+        audit_record(
+            action=AuditAction.MFA_REMOVED, request=request, user=user, method=by,
+            data={"factors": sorted(set(kinds)), "count": len(kinds), "reason": credentials.MFA_RESET, **({"operator": operator} if operator else {})},
+        )
+    user.refresh_from_db()
+    revoked = credentials.credential_revoke_all(user=user, request=request, reason=credentials.MFA_RESET)
+    return MfaReset(factors=kinds, revoked=revoked)
