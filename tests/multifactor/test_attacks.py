@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from bouncer.audit.models import AuditAction, AuditEvent
 from bouncer.multifactor.models import MfaChallenge
 from bouncer.multifactor.recovery import recovery_codes_generate
-from tests.conftest import make_user
+from tests.conftest import PASSWORD, make_user
 from tests.multifactor.conftest import with_totp
 from tests.multifactor.softkey import SoftKey
 from tests.multifactor.ways import (
@@ -139,6 +139,19 @@ def test_wrong_passwords_and_wrong_codes_add_up_to_one_lockout(settings, relaxed
     assert first_step(api, "token", user).status_code == 429
 
 
+def test_a_signed_in_user_proving_the_password_again_still_clears_the_count(settings, relaxed, alice):
+    """A password change's old password is no first step of a sign-in: a right one clears the count as before."""
+    from bouncer.users.signin import signin_password_confirm
+
+    settings.BOUNCER_LOCKOUT_ATTEMPTS = 4
+    user, _ = alice
+    for _ in range(2):
+        for _ in range(3):
+            assert not signin_password_confirm(request=None, user=user, password="not-the-password-1")
+        assert signin_password_confirm(request=None, user=user, password=PASSWORD)
+    assert not AuditEvent.objects.filter(action=AuditAction.ACCOUNT_LOCKED).exists()
+
+
 def test_a_locked_account_cannot_complete_its_second_step(settings, relaxed, alice):
     settings.BOUNCER_LOCKOUT_ATTEMPTS = 3
     user, app = alice
@@ -228,6 +241,21 @@ def test_a_stolen_mfa_token_cannot_switch_what_it_completes_into(relaxed, alice,
     from bouncer.tokens.opaque.models import DeviceToken
 
     assert DeviceToken.objects.get().device_name == "phone"
+
+
+def test_a_cross_site_page_cannot_complete_a_session_sign_in_in_the_victims_browser(relaxed, alice):
+    """Login CSRF: the attacker's own mfa_token and code, posted by another site from the victim's browser."""
+    user, app = alice
+    token = token_of(user, "session")
+    browser = APIClient()
+
+    refused = browser.post(AUTHENTICATE, {"mfa_token": token, "code": app.now()}, format="json", HTTP_ORIGIN="https://evil.example")
+
+    assert refused.status_code == 403
+    assert credential_rows() == NOTHING and MfaChallenge.objects.get().used_at is None
+    assert browser.post(WEBAUTHN_BEGIN, {"mfa_token": token}, format="json", HTTP_ORIGIN="https://evil.example").status_code == 403
+    same_site = browser.post(AUTHENTICATE, {"mfa_token": token, "code": app.now()}, format="json", HTTP_ORIGIN="http://testserver")
+    assert same_site.status_code == 200
 
 
 def test_an_mfa_token_expires(relaxed, alice):

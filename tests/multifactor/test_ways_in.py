@@ -251,6 +251,8 @@ def test_required_the_password_grant_and_basic_refuse_a_staff_user_without_a_fac
     assert AuditEvent.objects.filter(user=carol, action=AuditAction.MFA_MISSING, method="oauth2").count() == 1
     basic_refused = APIClient().get("/api/accounts/profile/", HTTP_AUTHORIZATION=basic("carol"))
     assert basic_refused.status_code == 401
+    assert AuditEvent.objects.filter(user=carol, action=AuditAction.MFA_MISSING, method="basic").count() == 1
+    assert refused.json()["error_description"] != PASSWORD_GRANT_MFA  # says: enrol one first
     from oauth2_provider.models import AccessToken
 
     assert not AccessToken.objects.exists()
