@@ -37,6 +37,8 @@ USER_DELETED = "user_deleted"
 SIGNED_OUT_ELSEWHERE = "signed_out_elsewhere"
 REVOKED_BY_USER = "revoked_by_user"
 SIGNED_OUT_BY_ADMIN = "signed_out_by_admin"
+#: An operator removed every second factor of a user who lost them (``manage.py mfa_reset``).
+MFA_RESET = "mfa_reset"
 
 #: Seconds between two writes of a credential's "last used" time (coarse on purpose:
 #: never a write per request).

@@ -34,7 +34,7 @@ from bouncer.core.exceptions import DomainError
 from bouncer.core.http import client_bucket
 from bouncer.core.throttling import Hit, account_ident, throttle_hit
 from bouncer.multifactor import recovery, selectors, totp, webauthn
-from bouncer.multifactor.models import ChallengePurpose, MfaChallenge
+from bouncer.multifactor.models import ChallengePurpose, MfaChallenge, StepUp
 from bouncer.users.lockout import lockout_attempt_begin, lockout_record_failure, lockout_remaining, lockout_reset
 
 PURGE_BATCH = 500
@@ -194,9 +194,10 @@ def factor_verify(*, request: HttpRequest | None, user, code=None, credential=No
         from bouncer.users.signin import AccountLocked
 
         raise AccountLocked(remaining)
-    kind, proven = _verify_answer(user=user, code=code, credential=credential, state=state)
+    kind, proven, reason = _verify_answer(user=user, code=code, credential=credential, state=state)
     if proven is None:
-        audit_record(action=AuditAction.MFA_FAILED, request=request, user=user, method=method, data={"factor": kind})
+        data = {"factor": kind, **({"reason": reason} if reason else {})}
+        audit_record(action=AuditAction.MFA_FAILED, request=request, user=user, method=method, data=data)
         if lockout_record_failure(username=username, place=place):
             audit_record(action=AuditAction.ACCOUNT_LOCKED, request=request, user=user, username=username, method=method)
         if kind == "webauthn":
@@ -208,18 +209,22 @@ def factor_verify(*, request: HttpRequest | None, user, code=None, credential=No
     return proven
 
 
-def _verify_answer(*, user, code, credential, state) -> tuple[str, str | None]:
+def _verify_answer(*, user, code, credential, state) -> tuple[str, str | None, str]:
+    """(factor kind, the amr it proves or None, why it was refused when the audit row should say)."""
     if credential is not None:
         try:
             factor = webauthn.authentication_complete(user=user, state=state or {}, response=credential)
+        except webauthn.WebAuthnCloned:
+            # A right signature whose counter did not move forward: a copy of the key is in use.
+            return "webauthn", None, "cloned"
         except webauthn.WebAuthnRejected:
-            return "webauthn", None
-        return "webauthn", webauthn_amr(factor)
+            return "webauthn", None, ""
+        return "webauthn", webauthn_amr(factor), ""
     code = code if isinstance(code, str) else ""
     compact = "".join(code.split())
     if compact.isdigit():
-        return "totp", assurance.OTP if totp.totp_verify(user=user, code=compact) else None
-    return "recovery_code", assurance.OTP if recovery.recovery_code_use(user=user, code=code) else None
+        return "totp", assurance.OTP if totp.totp_verify(user=user, code=compact) else None, ""
+    return "recovery_code", assurance.OTP if recovery.recovery_code_use(user=user, code=code) else None, ""
 
 
 def webauthn_amr(factor) -> str:
@@ -244,12 +249,16 @@ def mfa_authenticate(*, request: HttpRequest | None, raw, code=None, credential=
     else:
         if code in (None, "") and credential is None:
             raise MfaCodeInvalid("Send the code (or the security key's answer) with the mfa_token.")
+        _attempt_reserve(row)
         try:
             second = factor_verify(
                 request=request, user=user, code=code, credential=credential, state=row.data.get("webauthn_state"), method=row.method
             )
         except (MfaCodeInvalid, webauthn.WebAuthnRejected):
-            MfaChallenge.objects.filter(pk=row.pk).update(failures=F("failures") + 1)
+            raise  # a wrong answer: its attempt stays counted
+        except BaseException:
+            # Refused before anything was compared (throttled, locked): the attempt is given back.
+            MfaChallenge.objects.filter(pk=row.pk).update(failures=F("failures") - 1)
             raise
     with transaction.atomic():
         challenge_spend(row)
@@ -258,6 +267,64 @@ def mfa_authenticate(*, request: HttpRequest | None, raw, code=None, credential=
     )
 
 
+def _attempt_reserve(row: MfaChallenge) -> None:
+    """Take one of the challenge's attempts before the answer is compared, in one conditional UPDATE.
+
+    Counting after the comparison let answers sent at once all pass the
+    "attempts left" test of ``challenge_find``: ten parallel guesses on one
+    ``mfa_token`` were ten guesses, whatever ``TOKEN_ATTEMPTS`` said.
+    """
+    if not MfaChallenge.objects.filter(
+        pk=row.pk, used_at__isnull=True, failures__lt=settings.BOUNCER_MFA["TOKEN_ATTEMPTS"]
+    ).update(failures=F("failures") + 1):
+        raise MfaTokenInvalid()
+
+
 def enrolment_challenge_mark(*, row: MfaChallenge, proven: str) -> None:
     """An ``mfa_enrol`` sign-in enrolled its first factor (which proved ``proven``): it can complete now."""
     MfaChallenge.objects.filter(pk=row.pk, used_at__isnull=True).update(data={**row.data, "enrolled": proven})
+
+
+class MfaNothingToReset(DomainError):
+    code = "mfa_nothing_to_reset"
+    default_detail = "This user has no second factor."
+
+
+@dataclass(frozen=True)
+class MfaReset:
+    factors: tuple[str, ...]
+    revoked: int
+
+
+def mfa_factors_reset(*, user, request: HttpRequest | None, by: str, operator: str = "") -> MfaReset:
+    """An operator's answer to "I lost every factor": remove them all, and end every sign-in.
+
+    Every factor row of the user goes (TOTP, security keys and passkeys,
+    recovery codes), with the sign-ins waiting for a second step and the
+    step-ups; one ``MFA_REMOVED`` row says what went, how (``by``: ``command``,
+    ``admin``) and who did it (``operator``, the staff user of the admin).
+    Then every credential of every kind ends (credential registry): whoever
+    holds the lost phone or key must not stay signed in. The user signs in
+    again with the password (and enrols a factor again when one is required).
+    Refuses a user without any factor (``MfaNothingToReset``): nothing changes.
+    """
+    from allauth.mfa.models import Authenticator
+
+    from bouncer.core import credentials
+
+    with transaction.atomic():
+        factors = Authenticator.objects.select_for_update().filter(user_id=user.pk).order_by("pk")
+        kinds = tuple(factor.type for factor in factors)
+        if not kinds:
+            raise MfaNothingToReset()
+        for factor in factors:
+            factor.delete()  # one by one: receivers.py keeps User.mfa_enabled in step
+        MfaChallenge.objects.filter(user_id=user.pk).delete()
+        StepUp.objects.filter(user_id=user.pk).delete()
+        audit_record(
+            action=AuditAction.MFA_REMOVED, request=request, user=user, method=by,
+            data={"factors": sorted(set(kinds)), "count": len(kinds), "reason": credentials.MFA_RESET, **({"operator": operator} if operator else {})},
+        )
+    user.refresh_from_db()
+    revoked = credentials.credential_revoke_all(user=user, request=request, reason=credentials.MFA_RESET)
+    return MfaReset(factors=kinds, revoked=revoked)

@@ -32,7 +32,7 @@ from oauth2_provider.settings import oauth2_settings
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
 from bouncer.oauth.models import RedeemedCode
-from bouncer.users.signin import signin_password
+from bouncer.users.signin import signin_incomplete_record, signin_password
 
 METHOD = "oauth2"
 PURGE_LOCK_KEY = "oauth:purge:lock"
@@ -119,9 +119,7 @@ def oauth_password_authenticate(*, request: HttpRequest, username: str, password
     """
     result = signin_password(request=request, username=username, password=password, method=METHOD, address_scope="token")
     if not result.complete:
-        audit_record(
-            action=AuditAction.LOGIN_FAILED, request=request, user=result.user, method=METHOD, data={"reason": result.pending_steps[0]}
-        )
+        signin_incomplete_record(request=request, user=result.user, method=METHOD, step=result.pending_steps[0])
     return result.completed_user()
 
 

@@ -54,6 +54,10 @@ PASSWORD_GRANT_MFA = (
     "This account signs in with a second factor, which the password grant cannot carry. "
     "Use the authorization code flow."
 )
+PASSWORD_GRANT_MFA_ENROL = (
+    "This account must have a second factor, and the password grant cannot carry one. "
+    "Sign in another way to enrol one, then use the authorization code flow."
+)
 
 #: Applications registered for these never get anything (tokens in URLs).
 REFUSED_GRANT_TYPES = (AbstractApplication.GRANT_IMPLICIT, AbstractApplication.GRANT_OPENID_HYBRID)
@@ -173,11 +177,12 @@ class BouncerOAuth2Validator(OAuth2Validator):
             user = services.oauth_password_authenticate(request=http_request, username=username, password=password)
         except InvalidCredentials:
             return False
-        except SignInIncomplete:
+        except SignInIncomplete as incomplete:
             # The password was right, but the password grant cannot carry a
             # second step (RFC 6749 has no place for one): say why, so the
             # client moves to the authorization code flow (docs/mfa.md).
-            raise errors.InvalidGrantError(description=PASSWORD_GRANT_MFA, request=request) from None
+            description = PASSWORD_GRANT_MFA_ENROL if "mfa_enrol" in incomplete.steps else PASSWORD_GRANT_MFA
+            raise errors.InvalidGrantError(description=description, request=request) from None
         except (SignInThrottled, AccountLocked) as refusal:
             raise RateLimited(refusal.retry_after, request=request) from None
         except EmailUnverified as refusal:

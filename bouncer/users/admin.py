@@ -13,7 +13,7 @@ class BouncerUserAdmin(UserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
     )
-    actions = ["sign_out_everywhere"]
+    actions = ["sign_out_everywhere", "reset_second_factors"]
 
     def save_model(self, request, obj, form, change):
         """A changed email takes allauth's address rows along, as ``PATCH /api/accounts/profile/`` does
@@ -51,6 +51,25 @@ class BouncerUserAdmin(UserAdmin):
         for user in queryset:
             total += credentials.credential_revoke_all(user=user, request=request, reason=credentials.SIGNED_OUT_BY_ADMIN)
         self.message_user(request, f"{total} credential(s) revoked for {len(queryset)} user(s).", messages.SUCCESS)
+
+    @admin.action(description="Reset second factors of selected users (lost every factor)", permissions=["change"])
+    def reset_second_factors(self, request, queryset) -> None:
+        """What ``manage.py mfa_reset`` does: every factor removed, every credential ended (docs/mfa.md)."""
+        from bouncer.multifactor.services import MfaNothingToReset, mfa_factors_reset
+
+        reset, skipped, revoked = 0, [], 0
+        for user in queryset:
+            try:
+                done = mfa_factors_reset(user=user, request=request, by="admin", operator=request.user.get_username())
+            except MfaNothingToReset:
+                skipped.append(user.get_username())
+                continue
+            reset += 1
+            revoked += done.revoked
+        if reset:
+            self.message_user(request, f"Second factors removed for {reset} user(s); {revoked} credential(s) ended.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"No second factor to remove: {', '.join(skipped)}.", messages.WARNING)
 
 
 @admin.register(UserSession)

@@ -94,6 +94,24 @@ def lockout_record_failure(*, username: str, place: int) -> bool:
     return False
 
 
+def lockout_attempt_release(*, username: str) -> None:
+    """The attempt reserved by ``lockout_attempt_begin`` was no failure, but the sign-in is not complete.
+
+    A right password of a user who still owes a second step: its place is
+    given back, and the failures counted before it (wrong passwords, wrong
+    codes) stand until the second step succeeds (``lockout_reset``). A reset
+    here would let anyone holding the password wipe the count of wrong codes
+    with every new sign-in, so the lockout would never come.
+    """
+    key = _failures_key(username)
+    try:
+        left = cache.decr(key)
+    except ValueError:  # expired or reset meanwhile: nothing to give back
+        return
+    if left < 0:  # the count expired between the cache's check and its DECR: no count without a TTL
+        cache.delete(key)
+
+
 def lockout_reset(*, username: str) -> None:
     cache.delete(_failures_key(username))
 

@@ -58,7 +58,13 @@ from bouncer.core import assurance
 from bouncer.core.exceptions import DomainError, InvalidCredentials
 from bouncer.core.http import client_bucket
 from bouncer.core.throttling import Hit, account_ident, throttle_hit, throttle_release
-from bouncer.users.lockout import lockout_attempt_begin, lockout_record_failure, lockout_remaining, lockout_reset
+from bouncer.users.lockout import (
+    lockout_attempt_begin,
+    lockout_attempt_release,
+    lockout_record_failure,
+    lockout_remaining,
+    lockout_reset,
+)
 
 #: The per-account throttle's scope, shared by every way in.
 ACCOUNT_SCOPE = "login_account"
@@ -107,6 +113,7 @@ class SignInIncomplete(DomainError):
 
     def __init__(self, steps: tuple[str, ...]) -> None:
         super().__init__({"detail": self.default_detail, "code": self.code, "steps": list(steps)})
+        self.steps = tuple(steps)
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,9 @@ class SignInAttempt:
     per_request: bool = False
     #: Whether the caller can run a step after the password (only ``signin_password``'s callers can).
     multi_step: bool = False
+    #: The password starts a sign-in, which may owe a second step (False: a signed-in
+    #: user proving the password again, which completes nothing else).
+    first_factor: bool = True
     refusal: DomainError | None = None
     result: SignInResult | None = None
 
@@ -209,7 +219,7 @@ def signin_password_confirm(*, request: HttpRequest, user, password: str, method
     cannot guess the old password forever. Raises the 429s; returns whether
     the password was right.
     """
-    attempt = SignInAttempt(method=method, address_scope=None)
+    attempt = SignInAttempt(method=method, address_scope=None, first_factor=False)
     verify = lambda: user if user.check_password(password) else None  # noqa: E731
     return _check(attempt=attempt, request=request, username=user.get_username(), verify=verify) is not None
 
@@ -333,12 +343,32 @@ def signin_guard(*, request: HttpRequest | None, username: str, verify: Callable
         attempt.refusal = refusal
         raise PermissionDenied(refusal.code) from None
     if not attempt.result.complete and not attempt.multi_step:
-        return None  # a caller that cannot run the next step gets no user
+        # A caller that cannot run the next step (Basic, foreign callers) gets no user.
+        signin_incomplete_record(request=request, user=user, method=attempt.method, step=attempt.result.pending_steps[0])
+        return None
     return user
+
+
+def signin_incomplete_record(*, request: HttpRequest | None, user, method: str, step: str) -> None:
+    """A right password on a way in that cannot carry the step still owed: one audit row.
+
+    ``MFA_MISSING`` when a factor is required and the user has none, else
+    ``LOGIN_FAILED`` with the step as its reason.
+    """
+    if step == "mfa_enrol":
+        audit_record(action=AuditAction.MFA_MISSING, request=request, user=user, method=method)
+    else:
+        audit_record(action=AuditAction.LOGIN_FAILED, request=request, user=user, method=method, data={"reason": step})
 
 
 def signin_succeeded_record(*, request: HttpRequest, user, method: str) -> None:
     audit_record(action=AuditAction.LOGIN_SUCCEEDED, request=request, user=user, method=method)
+
+
+def _second_step_owed(user) -> bool:
+    from bouncer.multifactor.selectors import mfa_pending_step
+
+    return mfa_pending_step(user=user) is not None
 
 
 def _method_of(request) -> str:
@@ -375,6 +405,12 @@ def _check(*, attempt: SignInAttempt, request, username: str, verify: Callable[[
         if lockout_record_failure(username=username, place=place):
             audit_record(action=AuditAction.ACCOUNT_LOCKED, request=request, username=username, method=attempt.method)
         return None
+    if attempt.first_factor and _second_step_owed(user):
+        # Not complete yet: the failures counted so far stand until the second
+        # step succeeds (multifactor/services.factor_verify resets them), and a
+        # per-request credential gets nothing back from the throttles.
+        lockout_attempt_release(username=username)
+        return user
     lockout_reset(username=username)
     if attempt.per_request:
         throttle_release(hits, now=now)  # a per-request credential's success does not use up the throttles
