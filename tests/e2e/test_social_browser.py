@@ -89,8 +89,9 @@ def press_provider_button(browser) -> None:
 
 def sign_in_at_provider(browser, provider: str, username: str) -> None:
     """The provider Bouncer's own sign-in page, then its consent page."""
+    # The relying page has an id_username field too: wait for the navigation first.
+    wait(browser, EC.url_contains(f"{provider}/accounts/login/"))
     wait(browser, EC.presence_of_element_located((By.ID, "id_username")))
-    assert browser.current_url.startswith(f"{provider}/accounts/login/")
     browser.find_element(By.ID, "id_username").send_keys(username)
     browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit].button--primary").click()
