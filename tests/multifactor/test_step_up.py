@@ -184,6 +184,20 @@ def test_a_step_up_of_my_session_does_not_count_for_my_token(alice, clock):
     assert Authenticator.objects.filter(pk=enrolled["id"]).exists()
 
 
+def test_a_jwt_step_up_holds_across_a_refresh_of_the_same_sign_in(alice, clock):
+    _, first = first_step("jwt", alice)
+    pair = first.json()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
+    app, enrolled = enrol_totp(client)
+    clock.shift(30)
+    assert step_up(client, app.now()).status_code == 200
+    refreshed = APIClient().post("/api/token/refresh/", {"refresh": pair["refresh"]}, format="json")
+    assert refreshed.status_code == 200
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {refreshed.json()['access']}")
+    assert client.delete(f"{MFA}factors/{enrolled['id']}/").status_code == 204
+
+
 def test_the_last_factor_of_staff_is_kept_when_mfa_is_required_for_staff(db, clock, settings):
     carol = make_user("carol", is_staff=True)
     client, app, enrolled = with_app("token", carol, clock)
@@ -234,6 +248,15 @@ def test_password_change_of_a_user_with_a_factor_needs_a_step_up(alice, way, clo
     assert step_up(client, app.now()).status_code == 200
     assert client.post(PASSWORD_CHANGE, body, format="json").status_code == 200
     assert password_still(alice, NEW_PASSWORD)
+
+
+def test_a_browser_steps_up_again_after_its_password_change_renewed_the_session(alice, clock):
+    client, app, _ = with_app("session", alice, clock)
+    assert step_up(client, app.now()).status_code == 200
+    assert client.post(PASSWORD_CHANGE, {"old_password": PASSWORD, "new_password": NEW_PASSWORD}, format="json").status_code == 200
+    client.credentials(HTTP_X_CSRFTOKEN=client.cookies[settings.CSRF_COOKIE_NAME].value)
+    assert client.get("/api/accounts/profile/").status_code == 200  # still signed in, under a new session id
+    assert client.post(REVOKE_OTHERS).json()["code"] == "step_up_required"
 
 
 def test_without_a_step_up_the_old_password_is_not_even_tried(alice, clock):
