@@ -117,6 +117,12 @@ def credential_current_id(*, request: HttpRequest | None) -> str | None:
     return credential_public_id(kind=current[0], key=current[1]) if current is not None else None
 
 
+def credential_current_kind(*, request: HttpRequest | None) -> str | None:
+    """The kind (``session``, ``token``, ``jwt``, ``oauth2`` ...) of the credential ``request`` came with, or None."""
+    current = _current(request)
+    return current[0] if current is not None else None
+
+
 def credential_list_for_user(*, user, request: HttpRequest | None) -> list[Credential]:
     """Every live credential of ``user``, newest first, ``current`` marked."""
     found = []

@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bouncer.core.permissions import SameOriginOrNonBrowser
-from bouncer.multifactor import services
-from bouncer.multifactor.serializers import MfaAuthenticateInput, MfaRequiredOutput, MfaTokenInput
+from bouncer.core.permissions import OAuth2MethodScope, SameOriginOrNonBrowser
+from bouncer.multifactor import factors, selectors, services, stepup
+from bouncer.multifactor.permissions import EnrolmentCaller, FactorManagingCredential
+from bouncer.multifactor.serializers import (
+    MfaAuthenticateInput,
+    MfaEnrolmentInput,
+    MfaFactorEnrolledOutput,
+    MfaFactorOutput,
+    MfaFactorRenameInput,
+    MfaRecoveryCodesOutput,
+    MfaRequiredOutput,
+    MfaStepUpInput,
+    MfaStepUpOutput,
+    MfaStepUpWebAuthnOutput,
+    MfaTokenInput,
+    MfaTotpConfirmInput,
+    MfaTotpSetupOutput,
+    MfaWebAuthnOptionsOutput,
+    MfaWebAuthnRegisterBeginInput,
+    MfaWebAuthnRegisterInput,
+)
 from bouncer.users.signin import signin_entry_point, signin_issue
 
 MFA_REQUIRED_RESPONSE = OpenApiResponse(MfaRequiredOutput, description="A second factor is owed: `mfa_required` or `mfa_enrolment_required`.")
@@ -60,3 +80,267 @@ class MfaWebAuthnBeginApi(APIView):
         data = MfaTokenInput(data=request.data)
         data.is_valid(raise_exception=True)
         return Response(services.mfa_webauthn_begin(raw=data.validated_data["mfa_token"]))
+
+
+# --- factor management -----------------------------------------------------------
+#
+# Thin views over factors.py and stepup.py (the Security pages call the same
+# services). Signed in with a session, a DRF token or a JWT; OAuth2 tokens and
+# Basic are refused (permissions.py). The enrolment endpoints also take the
+# ``mfa_token`` of a sign-in that must enrol first, instead of a credential.
+
+_ERROR = inline_serializer("MfaErrorOutput", {"detail": serializers.CharField(), "code": serializers.CharField()})
+
+#: The credentials that manage factors (OpenAPI security requirements).
+MANAGING_AUTH = [{"jwtAuth": []}, {"tokenAuth": []}, {"cookieAuth": []}]
+#: ... or, on the enrolment endpoints, none: an ``mfa_token`` in the body.
+ENROLMENT_AUTH = [*MANAGING_AUTH, {}]
+
+
+def _errors(**described: str) -> dict:
+    """OpenAPI error answers, ``{"detail", "code"}``; keys like ``e400``."""
+    return {int(key[1:]): OpenApiResponse(_ERROR, description=text) for key, text in described.items()}
+
+
+_UNAUTHENTICATED = "Not signed in (or a bad credential)."
+_REFUSED = "`credential_not_allowed`: an OAuth2 access token or Basic; `permission_denied`: a cross-site browser request."
+_ENROL_401 = "Not signed in and no `mfa_token`; or `mfa_token_invalid`: expired, spent, or the account got a factor since."
+_STEP_UP = "`step_up_required`: verify a factor at /api/auth/mfa/step-up/ first (this credential, lately)."
+MANAGING_PERMISSIONS = [IsAuthenticated & OAuth2MethodScope & FactorManagingCredential]
+ENROLMENT_PERMISSIONS = [OAuth2MethodScope & EnrolmentCaller]
+
+
+def _enrolling(request, data) -> tuple:
+    """(user, enrolment challenge or None): the mfa_token's user, else the signed-in one."""
+    return factors.enrolment_user(request_user=request.user, mfa_token=data.validated_data.get("mfa_token"))
+
+
+def _enrolled(factor, codes) -> Response:
+    return Response({**selectors.factor_describe(factor), "recovery_codes": codes}, status=status.HTTP_201_CREATED)
+
+
+def _valid(serializer_class, request):
+    data = serializer_class(data=request.data)
+    data.is_valid(raise_exception=True)
+    return data
+
+
+class MfaFactorListApi(APIView):
+    """The caller's factors: TOTP, security keys and passkeys, recovery codes (how many are left, never the codes)."""
+
+    permission_classes = MANAGING_PERMISSIONS
+
+    @extend_schema(
+        operation_id="mfa_factor_list",
+        responses={200: MfaFactorOutput(many=True), **_errors(e401=_UNAUTHENTICATED, e403=_REFUSED)},
+        auth=MANAGING_AUTH,
+    )
+    def get(self, request):
+        return Response([selectors.factor_describe(factor) for factor in selectors.factor_list_for_user(user=request.user)])
+
+
+class MfaFactorApi(APIView):
+    """Rename a security key or passkey; remove any factor (after a step-up)."""
+
+    permission_classes = MANAGING_PERMISSIONS
+
+    @extend_schema(
+        operation_id="mfa_factor_rename",
+        description="Rename one of your security keys or passkeys.",
+        request=MfaFactorRenameInput,
+        responses={
+            200: MfaFactorOutput,
+            **_errors(
+                e400="Field errors; `factor_not_renamable`: only security keys and passkeys have names.",
+                e401=_UNAUTHENTICATED,
+                e403=_REFUSED,
+                e404="`not_found`: no such factor of yours.",
+            ),
+        },
+        auth=MANAGING_AUTH,
+    )
+    def patch(self, request, factor_id: str):
+        data = _valid(MfaFactorRenameInput, request)
+        factor = factors.factor_rename(user=request.user, factor_id=factor_id, name=data.validated_data["name"])
+        return Response(selectors.factor_describe(factor))
+
+    @extend_schema(
+        operation_id="mfa_factor_remove",
+        description="Remove one of your factors. Needs a recent step-up of this credential; "
+        "the last authenticator app or key of an account that must have one is kept (409).",
+        request=None,
+        responses={
+            204: None,
+            **_errors(
+                e401=_UNAUTHENTICATED,
+                e403=f"{_STEP_UP} Or {_REFUSED}",
+                e404="`not_found`: no such factor of yours.",
+                e409="`last_factor_required`: a second factor is required for this account; add another first.",
+            ),
+        },
+        auth=MANAGING_AUTH,
+    )
+    def delete(self, request, factor_id: str):
+        stepup.step_up_check(request=request, user=request.user)
+        factors.factor_remove(request=request, user=request.user, factor_id=factor_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MfaTotpSetupApi(APIView):
+    """Start setting up an authenticator app: a new secret, its otpauth:// URI and QR code (confirmed by a first code)."""
+
+    permission_classes = ENROLMENT_PERMISSIONS
+
+    @extend_schema(
+        operation_id="mfa_totp_begin",
+        request=MfaEnrolmentInput,
+        responses={
+            200: MfaTotpSetupOutput,
+            **_errors(e400="Field errors.", e401=_ENROL_401, e403=_REFUSED, e409="`factor_exists`: an authenticator app is set up already."),
+        },
+        auth=ENROLMENT_AUTH,
+    )
+    def post(self, request):
+        user, _ = _enrolling(request, _valid(MfaEnrolmentInput, request))
+        setup_id, shown = factors.totp_setup_begin(user=user)
+        return Response({"setup_id": setup_id, **shown})
+
+
+class MfaTotpConfirmApi(APIView):
+    """The app's first code makes the secret a factor (with recovery codes, if it is the first factor)."""
+
+    permission_classes = ENROLMENT_PERMISSIONS
+
+    @extend_schema(
+        operation_id="mfa_totp_confirm",
+        request=MfaTotpConfirmInput,
+        responses={
+            201: MfaFactorEnrolledOutput,
+            **_errors(
+                e400="Field errors; `mfa_code_invalid`; `setup_expired`: start again at /api/auth/mfa/totp/.",
+                e401=_ENROL_401,
+                e403=_REFUSED,
+                e409="`factor_exists`: an authenticator app is set up already.",
+            ),
+        },
+        auth=ENROLMENT_AUTH,
+    )
+    def post(self, request):
+        data = _valid(MfaTotpConfirmInput, request)
+        user, enrolment = _enrolling(request, data)
+        factor, codes = factors.totp_setup_confirm(
+            request=request, user=user, setup_id=data.validated_data["setup_id"], code=data.validated_data["code"], enrolment=enrolment
+        )
+        return _enrolled(factor, codes)
+
+
+class MfaWebAuthnRegisterBeginApi(APIView):
+    """Options for ``navigator.credentials.create()`` to register a security key or a passkey."""
+
+    permission_classes = ENROLMENT_PERMISSIONS
+
+    @extend_schema(
+        operation_id="mfa_webauthn_register_begin",
+        request=MfaWebAuthnRegisterBeginInput,
+        responses={200: MfaWebAuthnOptionsOutput, **_errors(e400="Field errors.", e401=_ENROL_401, e403=_REFUSED)},
+        auth=ENROLMENT_AUTH,
+    )
+    def post(self, request):
+        data = _valid(MfaWebAuthnRegisterBeginInput, request)
+        user, _ = _enrolling(request, data)
+        registration_id, options = factors.webauthn_register_begin(user=user, passwordless=data.validated_data["passwordless"])
+        return Response({"registration_id": registration_id, "options": options})
+
+
+class MfaWebAuthnRegisterApi(APIView):
+    """The browser's answer becomes a named factor (with recovery codes, if it is the first factor)."""
+
+    permission_classes = ENROLMENT_PERMISSIONS
+
+    @extend_schema(
+        operation_id="mfa_webauthn_register",
+        request=MfaWebAuthnRegisterInput,
+        responses={
+            201: MfaFactorEnrolledOutput,
+            **_errors(
+                e400="Field errors; `webauthn_invalid` (wrong origin or RP, a key already registered ...); `setup_expired`.",
+                e401=_ENROL_401,
+                e403=_REFUSED,
+            ),
+        },
+        auth=ENROLMENT_AUTH,
+    )
+    def post(self, request):
+        data = _valid(MfaWebAuthnRegisterInput, request)
+        user, enrolment = _enrolling(request, data)
+        factor, codes = factors.webauthn_register_complete(
+            request=request,
+            user=user,
+            registration_id=data.validated_data["registration_id"],
+            credential=data.validated_data["credential"],
+            name=data.validated_data["name"],
+            enrolment=enrolment,
+        )
+        return _enrolled(factor, codes)
+
+
+class MfaRecoveryCodesApi(APIView):
+    """A new set of recovery codes (after a step-up): shown once, the old set stops working."""
+
+    permission_classes = MANAGING_PERMISSIONS
+
+    @extend_schema(
+        operation_id="mfa_recovery_codes_regenerate",
+        request=None,
+        responses={
+            200: MfaRecoveryCodesOutput,
+            **_errors(e400="`mfa_not_enabled`: no authenticator app or security key.", e401=_UNAUTHENTICATED, e403=f"{_STEP_UP} Or {_REFUSED}"),
+        },
+        auth=MANAGING_AUTH,
+    )
+    def post(self, request):
+        stepup.step_up_check(request=request, user=request.user)
+        return Response({"recovery_codes": factors.recovery_codes_regenerate(request=request, user=request.user)})
+
+
+class MfaStepUpApi(APIView):
+    """Verify a factor again: for ``BOUNCER_MFA_STEP_UP_SECONDS`` this credential may do the sensitive actions."""
+
+    permission_classes = MANAGING_PERMISSIONS
+
+    @extend_schema(
+        operation_id="mfa_step_up",
+        request=MfaStepUpInput,
+        responses={
+            200: MfaStepUpOutput,
+            **_errors(
+                e400="Field errors; `mfa_code_invalid`, `webauthn_invalid`; `step_up_expired` (start the key check again); `mfa_not_enabled`.",
+                e401=_UNAUTHENTICATED,
+                e403=_REFUSED,
+                e429="`throttled`, `account_locked`: wrong codes count toward the lockout like failed sign-ins.",
+            ),
+        },
+        auth=MANAGING_AUTH,
+    )
+    def post(self, request):
+        data = _valid(MfaStepUpInput, request).validated_data
+        seconds = stepup.step_up(
+            request=request, user=request.user, code=data.get("code"), credential=data.get("credential"), step_up_id=data.get("step_up_id")
+        )
+        return Response({"expires_in": seconds})
+
+
+class MfaStepUpWebAuthnBeginApi(APIView):
+    """Options for ``navigator.credentials.get()`` to step up with a security key or passkey."""
+
+    permission_classes = MANAGING_PERMISSIONS
+
+    @extend_schema(
+        operation_id="mfa_step_up_webauthn_begin",
+        request=None,
+        responses={200: MfaStepUpWebAuthnOutput, **_errors(e400="`mfa_not_enabled`.", e401=_UNAUTHENTICATED, e403=_REFUSED)},
+        auth=MANAGING_AUTH,
+    )
+    def post(self, request):
+        step_up_id, options = stepup.step_up_webauthn_begin(user=request.user)
+        return Response({"step_up_id": step_up_id, "options": options})

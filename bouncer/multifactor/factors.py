@@ -17,6 +17,7 @@ recovery codes (they are a backup of a factor, not one).
 from __future__ import annotations
 
 from allauth.mfa.models import Authenticator
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
@@ -59,10 +60,24 @@ class SetupExpired(DomainError):
     default_detail = "This setup has expired. Start again."
 
 
+class FactorNotRenamable(DomainError):
+    code = "factor_not_renamable"
+    default_detail = "Only security keys and passkeys have names."
+
+
+class MfaNotEnabled(DomainError):
+    code = "mfa_not_enabled"
+    default_detail = "Set up an authenticator app or a security key first."
+
+
 def enrolment_user(*, request_user, mfa_token: str | None):
     """Who is enrolling: the signed-in user, or the user of an ``mfa_enrol`` sign-in (then also its challenge)."""
     if mfa_token:
         row = challenge_find(raw=mfa_token, purposes=(ChallengePurpose.ENROL,))
+        if row.user.mfa_enabled and not row.data.get("enrolled"):
+            # The account got a factor some other way since this sign-in began:
+            # its mfa_token must not add one more and sign in past the one it has.
+            raise MfaTokenInvalid()
         return row.user, row
     if request_user is None or not request_user.is_authenticated:
         raise MfaTokenInvalid()
@@ -150,7 +165,9 @@ def webauthn_amr_value(factor: Authenticator) -> str:
 
 def factor_get(*, user, factor_id) -> Authenticator:
     """One of the user's own factors; another user's id answers like an unknown one."""
-    factor = Authenticator.objects.filter(user_id=user.pk, pk=factor_id).first() if str(factor_id).isdigit() else None
+    text = str(factor_id)
+    # ASCII digits that fit a bigint: anything else (another script's digits, 30 digits) is unknown, not a 500.
+    factor = Authenticator.objects.filter(user_id=user.pk, pk=int(text)).first() if text.isascii() and text.isdigit() and len(text) < 19 else None
     if factor is None:
         raise FactorNotFound()
     return factor
@@ -159,7 +176,7 @@ def factor_get(*, user, factor_id) -> Authenticator:
 def factor_rename(*, user, factor_id, name: str) -> Authenticator:
     factor = factor_get(user=user, factor_id=factor_id)
     if factor.type != Authenticator.Type.WEBAUTHN:
-        raise DomainError("Only security keys and passkeys have names.")
+        raise FactorNotRenamable()
     factor.data = {**factor.data, "name": name.strip()[: webauthn.NAME_MAX]}
     factor.save(update_fields=["data"])
     return factor
@@ -169,7 +186,8 @@ def factor_remove(*, request: HttpRequest | None, user, factor_id) -> None:
     """Remove one factor (the caller checked the step-up). The last one is kept when MFA is required."""
     with transaction.atomic():
         # The user's row locked: two removals at once cannot each see "another one is left".
-        type(user)._default_manager.select_for_update().filter(pk=user.pk).first()
+        # get_user_model(), not type(user): a session's request.user is a SimpleLazyObject.
+        get_user_model()._default_manager.select_for_update().filter(pk=user.pk).first()
         factor = factor_get(user=user, factor_id=factor_id)
         others = Authenticator.objects.filter(user_id=user.pk, type__in=selectors.PRIMARY_TYPES).exclude(pk=factor.pk)
         if factor.type in selectors.PRIMARY_TYPES and not others.exists():
@@ -184,7 +202,7 @@ def factor_remove(*, request: HttpRequest | None, user, factor_id) -> None:
 def recovery_codes_regenerate(*, request: HttpRequest | None, user) -> list[str]:
     """A new set (the old one stops working); only for a user with a primary factor."""
     if not user.mfa_enabled:
-        raise DomainError("Set up an authenticator app or a security key first.")
+        raise MfaNotEnabled()
     codes = recovery.recovery_codes_generate(user=user)
     audit_record(action=AuditAction.RECOVERY_CODES_GENERATED, request=request, user=user)
     return codes

@@ -48,3 +48,19 @@ def mfa_pending_step(*, user) -> str | None:
     if mfa_required_for(user=user):
         return "mfa_enrol"
     return None
+
+
+def factor_describe(factor: Authenticator) -> dict:
+    """What the API and the pages show of a factor: never its secret, key or codes."""
+    from bouncer.multifactor import recovery, webauthn
+
+    is_key = factor.type == WEBAUTHN
+    return {
+        "id": factor.pk,
+        "type": factor.type,
+        "name": webauthn.webauthn_name(factor) if is_key else None,
+        "created_at": factor.created_at,
+        "last_used_at": factor.last_used_at,
+        "passkey": bool(webauthn.webauthn_is_passkey(factor)) if is_key else False,
+        "recovery_codes_left": recovery.recovery_codes_left(factor) if factor.type == RECOVERY else None,
+    }

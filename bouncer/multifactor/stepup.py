@@ -22,8 +22,9 @@ from bouncer.audit.services import audit_record
 from bouncer.core import credentials
 from bouncer.core.exceptions import DomainError
 from bouncer.multifactor import webauthn
+from bouncer.multifactor.factors import MfaNotEnabled
 from bouncer.multifactor.models import ChallengePurpose, StepUp
-from bouncer.multifactor.services import challenge_create, challenge_find, challenge_spend, factor_verify
+from bouncer.multifactor.services import MfaCodeInvalid, MfaTokenInvalid, challenge_create, challenge_find, challenge_spend, factor_verify
 
 
 class StepUpRequired(DomainError):
@@ -37,8 +38,19 @@ class StepUpUnavailable(DomainError):
     default_detail = "This credential cannot step up (sign in with a session, a DRF token or a JWT)."
 
 
+class StepUpExpired(DomainError):
+    code = "step_up_expired"
+    default_detail = "This security key check has expired or was already answered. Start again."
+
+
+class StepUpNoFactor(MfaNotEnabled):
+    default_detail = "This account has no second factor to confirm with."
+
+
 def step_up_webauthn_begin(*, user) -> tuple[str, dict]:
     """(step-up id, options for ``navigator.credentials.get()``) to step up with a security key."""
+    if not user.mfa_enabled:
+        raise StepUpNoFactor()
     options, state = webauthn.authentication_begin(user=user)
     raw, _ = challenge_create(user=user, purpose=ChallengePurpose.STEP_UP, data={"state": state})
     return raw, options
@@ -49,11 +61,20 @@ def step_up(*, request: HttpRequest, user, code=None, credential=None, step_up_i
     current = credentials.credential_current_id(request=request)
     if current is None:
         raise StepUpUnavailable()
+    if not user.mfa_enabled:
+        # Nothing to verify: a code would only count as a failed sign-in toward the lockout.
+        raise StepUpNoFactor()
     state = None
     if credential is not None:
-        row = challenge_find(raw=step_up_id, purposes=(ChallengePurpose.STEP_UP,), user=user)
-        challenge_spend(row)
+        try:
+            row = challenge_find(raw=step_up_id, purposes=(ChallengePurpose.STEP_UP,), user=user)
+            challenge_spend(row)
+        except MfaTokenInvalid:
+            # Not the 401 of a sign-in's mfa_token: the credential of this request is fine.
+            raise StepUpExpired() from None
         state = row.data.get("state")
+    elif not isinstance(code, str) or not code.strip():
+        raise MfaCodeInvalid("Send a code (or a security key's answer).")
     factor_verify(request=request, user=user, code=code, credential=credential, state=state, method="step_up")
     StepUp.objects.update_or_create(user=user, credential=current, defaults={"at": timezone.now()})
     audit_record(action=AuditAction.STEP_UP, request=request, user=user)

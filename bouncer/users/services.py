@@ -15,6 +15,7 @@ from bouncer.audit.services import audit_record
 from bouncer.core import assurance, credentials
 from bouncer.core.exceptions import DomainError
 from bouncer.core.identifiers import identifier_normalize
+from bouncer.multifactor.stepup import step_up_check
 from bouncer.users.models import User
 from bouncer.users.signin import (
     AccountLocked,
@@ -124,6 +125,9 @@ def password_change(*, request: HttpRequest, user: User, old_password: str, new_
     sign-ins, OAuth2 authorizations); the current session is kept by
     ``update_session_auth_hash``.
     """
+    # A user with a second factor confirms it first (403 step_up_required):
+    # a stolen token alone cannot even try old passwords here.
+    step_up_check(request=request, user=user)
     # The old password is a proof of identity like a sign-in: the same
     # per-account throttle and lockout (429s), and a wrong one counts.
     if not signin_password_confirm(request=request, user=user, password=old_password):
@@ -211,7 +215,13 @@ def session_revoke(*, request: HttpRequest, user: User, credential_id: str) -> N
 
 
 def session_revoke_others(*, request: HttpRequest, user: User) -> int:
-    """"Sign out everywhere else": every credential of the user but the current one."""
+    """"Sign out everywhere else": every credential of the user but the current one.
+
+    A user with a second factor must have stepped up with this credential
+    lately (``StepUpRequired``, 403): the API answers it as JSON, the
+    sessions page (views.session_revoke_others) as its step-up answer.
+    """
+    step_up_check(request=request, user=user)
     return credentials.credential_revoke_all(
         user=user, request=request, reason=credentials.SIGNED_OUT_ELSEWHERE, keep_current=True
     )

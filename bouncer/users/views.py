@@ -19,6 +19,7 @@ from dataclasses import asdict
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
@@ -30,6 +31,7 @@ from django.views.decorators.http import require_POST
 from bouncer.core.exceptions import InvalidCredentials
 from bouncer.core.http import safe_next_url
 from bouncer.multifactor.services import MfaRequired
+from bouncer.multifactor.stepup import StepUpRequired, step_up_check
 from bouncer.social.flows import social_providers_offered
 from bouncer.users import selectors, services
 from bouncer.users.forms import SignInForm
@@ -135,10 +137,15 @@ def admin_password_change(request: HttpRequest) -> HttpResponse:
     Django's form checks the old password with ``check_password`` directly,
     so nothing would count a wrong guess; here it counts toward the
     per-account throttle and the lockout like any sign-in, and a refusal
-    answers the 429 page before the admin's form runs.
+    answers the 429 page before the admin's form runs. A user with a second
+    factor must have stepped up lately with this session (``step_up_refused``).
     """
     user = request.user
     if request.method == "POST" and user.is_active and user.is_staff:
+        try:
+            step_up_check(request=request, user=user)
+        except StepUpRequired as refusal:
+            return step_up_refused(request, refusal)
         try:
             signin_password_confirm(
                 request=request, user=user, password=str(request.POST.get("old_password", "")), method="admin_password_change"
@@ -178,11 +185,25 @@ def session_revoke(request: HttpRequest, credential_id: str) -> HttpResponse:
     return redirect("sessions")
 
 
+def step_up_refused(request: HttpRequest, refusal: StepUpRequired) -> HttpResponse:
+    """The hook of every page action that needs a recent step-up (``stepup.step_up_check``).
+
+    Called by ``session_revoke_others`` and ``admin_password_change`` when a
+    user with a second factor has not confirmed it lately with this browser
+    session. The Security pages answer their step-up page here (and come
+    back); until they do, a 403 page.
+    """
+    raise PermissionDenied(refusal.detail)
+
+
 @require_POST
 @csrf_protect
 @login_required
 @never_cache
 def session_revoke_others(request: HttpRequest) -> HttpResponse:
-    revoked = services.session_revoke_others(request=request, user=request.user)
+    try:
+        revoked = services.session_revoke_others(request=request, user=request.user)
+    except StepUpRequired as refusal:
+        return step_up_refused(request, refusal)
     messages.success(request, f"Signed out everywhere else ({revoked} signed out).")
     return redirect("sessions")
