@@ -11,6 +11,7 @@ import copy
 
 import jwt
 import pytest
+from allauth.account.utils import user_pk_to_url_str
 from django.conf import settings
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
@@ -88,6 +89,16 @@ def test_a_passkey_alone_signs_in_with_each_credential_kind(api, alice, key, iss
     assert AuditEvent.objects.filter(action=AuditAction.MFA_SUCCEEDED, user=alice, method="passkey").count() == 1
 
 
+def test_the_user_handle_names_the_user_whatever_its_id(api, db):
+    """allauth writes the id in base 36 ("10" is user 36): read back the same way, not as a decimal number."""
+    make_user("filler")
+    user = User.objects.create_user(pk=36, username="carol", email="carol@example.com", password="correct-horse-battery-9")
+    key = passkey_for(user)
+    token, options = begin(api)
+    response = answer(api, token, key.get(options, ORIGIN), issue="token")
+    assert response.status_code == 200 and response.json()["username"] == "carol"
+
+
 def test_a_user_with_another_factor_owes_no_second_step_after_a_passkey(api, alice, key):
     with_totp(alice)
     token, options = begin(api)
@@ -120,7 +131,7 @@ def test_a_passkey_naming_another_user_is_refused(api, alice, key):
     passkey_for(bob)
     # Alice's key signs, but says it is Bob's: Bob's keys do not verify it.
     token, options = begin(api)
-    body = refused(answer(api, token, key.get(options, ORIGIN, user_handle=str(bob.pk).encode())))
+    body = refused(answer(api, token, key.get(options, ORIGIN, user_handle=user_pk_to_url_str(bob).encode())))
     assert body["code"] == "webauthn_invalid"
     assert not JwtFamily.objects.exists()
     assert AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED, user=bob, method="passkey").count() == 1
