@@ -124,7 +124,6 @@ def key_add(request: HttpRequest) -> HttpResponse:
         return HttpResponseNotAllowed(["GET", "POST"])
     user = request.user
     passkey = (request.POST if request.method == "POST" else request.GET).get("kind") == "passkey" and settings.BOUNCER_MFA["PASSKEY_LOGIN"]
-    what = "The passkey" if passkey else "The security key"
     error, status = "", 200
     if request.method == "POST":
         form = WebAuthnRegisterForm(request.POST)
@@ -133,14 +132,15 @@ def key_add(request: HttpRequest) -> HttpResponse:
             error, status = "Give it a name, then use the button (the page needs JavaScript for this).", 400
         else:
             try:
-                _, codes = factors.webauthn_register_complete(
+                factor, codes = factors.webauthn_register_complete(
                     request=request, user=user, registration_id=form.cleaned_data["registration_id"], credential=credential,
                     name=form.cleaned_data["name"],
                 )
             except (webauthn.WebAuthnRejected, factors.SetupExpired) as exc:
                 error, status = str(exc.detail), 400
             else:
-                return _added(request, codes=codes, what=what)
+                # What the authenticator made (a discoverable credential is a passkey), not what was asked for.
+                return _added(request, codes=codes, what="The passkey" if webauthn.webauthn_is_passkey(factor) else "The security key")
     registration_id, options = factors.webauthn_register_begin(user=user, passwordless=passkey)
     name = request.POST.get("name", "")[: webauthn.NAME_MAX] if request.method == "POST" else ""
     form = WebAuthnRegisterForm(initial={"registration_id": registration_id, "name": name or ("Passkey" if passkey else "Security key")})

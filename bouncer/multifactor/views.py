@@ -13,6 +13,8 @@ with a message.
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
@@ -175,7 +177,9 @@ def totp_setup_context(*, user, setup_id: str | None) -> dict:
     shown = browser.totp_setup_shown(user=user, setup_id=setup_id) if setup_id else None
     if shown is None:
         setup_id, shown = factors.totp_setup_begin(user=user)
-    return {"setup": shown, "totp_form": TotpConfirmForm(initial={"setup_id": setup_id})}
+    # Inline in HTML: the SVG element without its XML declaration.
+    svg = re.sub(r"^\s*<\?xml[^>]*\?>\s*", "", shown["qr_svg"])
+    return {"setup": {**shown, "qr_svg": svg}, "totp_form": TotpConfirmForm(initial={"setup_id": setup_id})}
 
 
 def _key_registration(*, user, name: str = "", passwordless: bool = False) -> dict:

@@ -43,7 +43,7 @@ def add_key(browser: Client, *, kind: str = "passkey", name: str = "Phone", key:
     page = browser.get("/accounts/security/keys/add/" + (f"?kind={kind}" if kind else ""))
     assert page.status_code == 200
     options = json_script(text(page), "webauthn-create-options")
-    data = {"kind": kind, "registration_id": hidden_value(text(page), "registration_id"), "name": name,
+    data = {"registration_id": hidden_value(text(page), "registration_id"), "name": name,
             "credential": json.dumps(key.create(options, ORIGIN, resident=kind == "passkey"))}
     return browser.post("/accounts/security/keys/add/", data), key, options
 
