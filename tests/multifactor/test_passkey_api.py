@@ -263,3 +263,15 @@ def test_the_passkey_form_refuses_with_the_sign_in_page(alice, key):
     assert again.status_code == 400 and "took too long" in again.content.decode()
     assert browser.post("/accounts/login/passkey/", {}).status_code == 400
     assert browser.get("/accounts/login/passkey/").status_code == 405
+
+
+@pytest.mark.parametrize("handle", [b"zzzzzzzzzzzzz", b"-1", b"0", b"\x00", "é".encode(), b"1" * 200])
+def test_a_user_handle_out_of_any_range_is_refused_not_a_500(api, alice, key, handle):
+    refused(answer(api, *begin_get(api, key, user_handle=handle)))
+
+
+@pytest.mark.parametrize("response", [[], {"userHandle": 5}, {"userHandle": "%%%"}, {"userHandle": None}, "text"])
+def test_a_malformed_answer_is_refused_not_a_500(api, alice, response):
+    token, _ = begin(api)
+    body = answer(api, token, {"id": "x", "rawId": "x", "type": "public-key", "response": response})
+    assert body.status_code == 400, body.content
