@@ -27,7 +27,7 @@ from bouncer.core.exceptions import DomainError
 from bouncer.core.http import safe_next_url
 from bouncer.multifactor import browser, factors, recovery, selectors, stepup, webauthn
 from bouncer.multifactor.forms import CodeForm, FactorRenameForm, TotpConfirmForm, WebAuthnRegisterForm
-from bouncer.multifactor.services import MfaCodeInvalid, MfaThrottled, MfaTokenInvalid
+from bouncer.multifactor.services import MfaCodeInvalid, MfaThrottled
 from bouncer.multifactor.views import WRONG_CODE, totp_setup_context
 from bouncer.users.signin import AccountLocked
 from bouncer.users.views import throttled_page
@@ -232,9 +232,11 @@ def step_up_page(request: HttpRequest) -> HttpResponse:
             return throttled_page(request, exc.retry_after)
         except MfaCodeInvalid as exc:
             error, status = (WRONG_CODE if code else str(exc.detail)), 400
-        except (webauthn.WebAuthnRejected, MfaTokenInvalid):
+        except webauthn.WebAuthnRejected:
             error, status = "The security key's answer was not accepted. Try again.", 400
-        except stepup.StepUpUnavailable as exc:
+        except stepup.StepUpExpired:
+            error, status = "That took too long. Try again.", 400
+        except (stepup.StepUpUnavailable, stepup.StepUpNoFactor) as exc:
             error, status = str(exc.detail), 400
         else:
             messages.success(request, "Confirmed. Now do what you came to do.")

@@ -183,3 +183,14 @@ def test_sign_out_everywhere_else_needs_a_step_up_for_a_user_with_a_factor(brows
 def test_the_step_up_page_of_a_user_without_a_factor_goes_straight_on(browser):
     assert browser.get(VERIFY + "?next=/accounts/sessions/")["Location"] == "/accounts/sessions/"
     assert browser.get(VERIFY + "?next=https://evil.example/")["Location"] == SECURITY
+
+
+def test_a_step_up_key_answer_to_a_spent_check_asks_again(browser, alice):
+    _, key, _ = add_key(browser)
+    page = browser.get(VERIFY)
+    options = json_script(text(page), "webauthn-get-options")
+    data = {"credential": json.dumps(key.get(options, ORIGIN)), "step_up_id": hidden_value(text(page), "step_up_id"), "next": SECURITY}
+    assert browser.post(VERIFY, data).status_code == 302
+    again = browser.post(VERIFY, {**data, "credential": json.dumps(key.get(options, ORIGIN))})
+    assert again.status_code == 400 and "took too long" in text(again)
+    assert browser.post(VERIFY, {**data, "step_up_id": "x" * 300}).status_code == 400
