@@ -32,6 +32,7 @@ from bouncer.core.exceptions import DomainError, InvalidCredentials
 from bouncer.multifactor import webauthn
 from bouncer.multifactor.models import ChallengePurpose
 from bouncer.multifactor.services import MFA_SCOPE, MfaTokenInvalid, challenge_create, challenge_find, challenge_spend, webauthn_amr
+from bouncer.users.lockout import lockout_reset
 from bouncer.users.signin import SignInResult, signin_external, signin_throttle_address
 
 METHOD = "passkey"
@@ -107,5 +108,7 @@ def passkey_signin(*, request: HttpRequest | None, raw, credential, record: bool
     except InvalidCredentials:
         # Inactive (signin_external wrote the row): the same answer as a key nobody has.
         raise webauthn.WebAuthnRejected() from None
+    # A complete sign-in, like a second step's success: the failed attempts counted so far are cleared.
+    lockout_reset(username=user.get_username())
     audit_record(action=AuditAction.MFA_SUCCEEDED, request=request, user=user, method=METHOD, data={"factor": "webauthn"})
     return result

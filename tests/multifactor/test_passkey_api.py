@@ -275,3 +275,17 @@ def test_a_malformed_answer_is_refused_not_a_500(api, alice, response):
     token, _ = begin(api)
     body = answer(api, token, {"id": "x", "rawId": "x", "type": "public-key", "response": response})
     assert body.status_code == 400, body.content
+
+
+def test_a_passkey_sign_in_clears_the_failed_attempts_like_a_completed_second_step(api, alice, key, settings):
+    settings.BOUNCER_LOCKOUT_ATTEMPTS, settings.BOUNCER_LOCKOUT_SECONDS = 3, 600
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login_account": "100/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    password_api = APIClient()
+    for _ in range(2):
+        assert password_api.post("/api/token/", {"username": "alice", "password": "wrong"}, format="json").status_code == 401
+    assert answer(api, *begin_get(api, key)).status_code == 200
+    for _ in range(2):
+        assert password_api.post("/api/token/", {"username": "alice", "password": "wrong"}, format="json").status_code == 401
+    right = password_api.post("/api/token/", {"username": "alice", "password": "correct-horse-battery-9"}, format="json")
+    assert right.status_code == 401 and right.json()["code"] == "mfa_required"  # not locked: on to the second step
