@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bouncer.core import handlers
 from bouncer.core import views as core_views
+from bouncer.multifactor import api as mfa_api
 from bouncer.tokens.jwt.api import jwks_view
 from bouncer.users import views as users_views
 
@@ -17,16 +18,22 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # HTML pages (the OAuth2 authorization flow's sign-in page is LOGIN_URL)
     path("accounts/login/", users_views.sign_in, name="login"),
+    path("accounts/login/passkey/", users_views.sign_in_passkey, name="login-passkey"),
     path("accounts/logout/", users_views.sign_out, name="logout"),
     path("accounts/sessions/", users_views.sessions_page, name="sessions"),
     path("accounts/sessions/revoke-others/", users_views.session_revoke_others, name="session-revoke-others"),
     path("accounts/sessions/<str:credential_id>/revoke/", users_views.session_revoke, name="session-revoke"),
+    # A sign-in's second step (/accounts/login/mfa/...) and the Security section (/accounts/security/...).
+    path("accounts/", include("bouncer.multifactor.page_urls")),
     path("accounts/", include("bouncer.users.email.page_urls")),
     # allauth's provider URLs (/accounts/<provider>/login/, .../callback/) and
     # the connected-accounts page; after every page of Bouncer's own.
     path("accounts/", include("bouncer.social.page_urls")),
     path("api/accounts/", include("bouncer.users.urls")),
     path("api/auth/mfa/", include("bouncer.multifactor.urls")),
+    # Passwordless sign-in; before the social paths (social/tokens.py reserves "passkey").
+    path("api/auth/passkey/begin/", mfa_api.PasskeyBeginApi.as_view(), name="api-passkey-begin"),
+    path("api/auth/passkey/", mfa_api.PasskeySigninApi.as_view(), name="api-passkey-signin"),
     path("api/auth/", include("bouncer.users.email.urls")),
     path("api/auth/", include("bouncer.social.urls")),
     path("api/auth-token/", include("bouncer.tokens.urls")),

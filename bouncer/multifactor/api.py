@@ -1,7 +1,9 @@
-"""``/api/auth/mfa/``: the second sign-in step (and, in its own modules, the factors' management)."""
+"""``/api/auth/mfa/``: the second sign-in step (and, in its own modules, the factors' management); ``/api/auth/passkey/``."""
 
 from __future__ import annotations
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -10,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bouncer.core.permissions import OAuth2MethodScope, SameOriginOrNonBrowser
-from bouncer.multifactor import factors, selectors, services, stepup
+from bouncer.multifactor import factors, passkeys, selectors, services, stepup
 from bouncer.multifactor.permissions import EnrolmentCaller, FactorManagingCredential
 from bouncer.multifactor.serializers import (
     MfaAuthenticateInput,
@@ -29,8 +31,10 @@ from bouncer.multifactor.serializers import (
     MfaWebAuthnOptionsOutput,
     MfaWebAuthnRegisterBeginInput,
     MfaWebAuthnRegisterInput,
+    PasskeyBeginOutput,
+    PasskeySigninInput,
 )
-from bouncer.users.signin import signin_entry_point, signin_issue
+from bouncer.users.signin import signin_entry_point, signin_finish, signin_issue
 
 MFA_REQUIRED_RESPONSE = OpenApiResponse(MfaRequiredOutput, description="A second factor is owed: `mfa_required` or `mfa_enrolment_required`.")
 
@@ -344,3 +348,54 @@ class MfaStepUpWebAuthnBeginApi(APIView):
     def post(self, request):
         step_up_id, options = stepup.step_up_webauthn_begin(user=request.user)
         return Response({"step_up_id": step_up_id, "options": options})
+class PasskeyBeginApi(APIView):
+    """Start a passwordless sign-in: options for ``navigator.credentials.get()`` and the ``passkey_token`` that goes back with the answer."""
+
+    authentication_classes: list = []
+    permission_classes = [SameOriginOrNonBrowser]
+
+    @extend_schema(
+        operation_id="passkey_begin",
+        request=None,
+        responses={200: PasskeyBeginOutput, 404: OpenApiResponse(description="Passkey sign-in is off (BOUNCER_MFA_PASSKEY_LOGIN)."), 429: None},
+        auth=[],
+    )
+    def post(self, request):
+        raw, options = passkeys.passkey_signin_begin(request=request)
+        return Response({"passkey_token": raw, "options": options})
+
+
+@signin_entry_point("passkey")
+@method_decorator(ensure_csrf_cookie, name="dispatch")
+class PasskeySigninApi(APIView):
+    """Sign in with a passkey alone: the credential asked for (``issue``), with ``amr`` [``swk``|``hwk``, ``mfa``]."""
+
+    # No identity yet: the passkey's signature is the proof. Throttles: per
+    # address (``login``) and, once the passkey names its user, per account.
+    authentication_classes: list = []
+    permission_classes = [SameOriginOrNonBrowser]
+
+    @extend_schema(
+        operation_id="passkey_signin",
+        request=PasskeySigninInput,
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The session login's, /api/auth-token/'s or /api/token/'s answer."),
+            400: OpenApiResponse(description="`webauthn_invalid` (unknown passkey, another user's, wrong origin, replayed, inactive account), or field errors."),
+            401: OpenApiResponse(description="`passkey_token_invalid`: expired or already used: start again."),
+            403: OpenApiResponse(description="`email_unverified`."),
+            404: OpenApiResponse(description="Passkey sign-in is off (BOUNCER_MFA_PASSKEY_LOGIN)."),
+            429: OpenApiResponse(description="Throttled, or the account is locked."),
+        },
+        auth=[],
+    )
+    def post(self, request):
+        if not passkeys.passkey_login_enabled():
+            raise passkeys.PasskeyLoginDisabled()
+        data = PasskeySigninInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        issue = data.validated_data["issue"]
+        result = passkeys.passkey_signin(
+            request=request, raw=data.validated_data["passkey_token"], credential=data.validated_data["credential"], record=issue != "session"
+        )
+        options = {"device_name": data.validated_data["device_name"]} if issue == "token" else {"cookie": data.validated_data["cookie"]} if issue == "jwt" else {}
+        return signin_finish(request=request, result=result, method=passkeys.METHOD, issue=issue, options=options)

@@ -134,3 +134,25 @@ class MfaStepUpOutput(serializers.Serializer):
 class MfaStepUpWebAuthnOutput(serializers.Serializer):
     step_up_id = serializers.CharField(read_only=True)
     options = serializers.JSONField(read_only=True, help_text='`{"publicKey": ...}` for navigator.credentials.get().')
+class PasskeyBeginOutput(serializers.Serializer):
+    passkey_token = serializers.CharField(help_text="Short-lived, single use: send it back with the passkey's answer.")
+    options = serializers.JSONField(help_text="`{\"publicKey\": ...}` for navigator.credentials.get() (no allowCredentials; user verification required).")
+
+
+class PasskeySigninInput(StrictInput):
+    passkey_token = StrictCharField(max_length=128, help_text="From /api/auth/passkey/begin/.")
+    credential = WebAuthnCredentialField(help_text="The passkey's answer (PublicKeyCredential as JSON) to the begin options.")
+    issue = serializers.ChoiceField(
+        choices=["session", "token", "jwt"], required=False, default="jwt",
+        help_text="What to sign in with: `session` (the session login's answer), `token` (/api/auth-token/'s), `jwt` (/api/token/'s).",
+    )
+    cookie = serializers.BooleanField(required=False, default=False, help_text="With issue `jwt`: put the tokens in HttpOnly cookies instead of the body.")
+    device_name = StrictCharField(max_length=100, required=False, allow_blank=True, default="", help_text="With issue `token`: the device's name.")
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if attrs["cookie"] and attrs["issue"] != "jwt":
+            raise serializers.ValidationError({"cookie": ["Only with issue jwt."]})
+        if attrs["device_name"] and attrs["issue"] != "token":
+            raise serializers.ValidationError({"device_name": ["Only with issue token."]})
+        return attrs

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from allauth.account.utils import url_str_to_user_pk
 from allauth.mfa.models import Authenticator
 from allauth.mfa.webauthn.internal.auth import (
     EXTENSIONS,
@@ -112,10 +113,10 @@ def authentication_begin(*, user) -> tuple[dict, dict]:
 
 
 def passkey_user(response: Any):
-    """The user a passkey's answer names (``userHandle``), or None."""
+    """The user a passkey's answer names (``userHandle``: allauth's form of the pk, base 36), or None."""
     try:
         handle = response["response"]["userHandle"]
-        pk = int(websafe_decode(handle).decode("ascii"))
+        pk = url_str_to_user_pk(websafe_decode(handle).decode("ascii"))
     except (KeyError, TypeError, ValueError, UnicodeError):
         return None
     return get_user_model().objects.filter(pk=pk).first()

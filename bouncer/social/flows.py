@@ -10,8 +10,11 @@ calls (no HTTP parsing of its own):
   identity to the signed-in user (``services.social_link``);
 - anything else: sign in (``services.social_signin``: the linking rules and
   the sign-in flow's rules), then a session exactly like the password
-  sign-in page's: the id always changes, then ``next`` when it stays on this
-  site, so an OAuth2 ``/o/authorize/`` flow continues to its consent page.
+  sign-in page's: the id always changes, the session records ``amr`` (``fed``),
+  then ``next`` when it stays on this site, so an OAuth2 ``/o/authorize/``
+  flow continues to its consent page. A user with a second factor (or who
+  must enrol one) goes first to the same code page as after a password
+  (bouncer/multifactor/views.py), method ``social``.
 
 Every refusal is a page with a message a person can act on, never a 500:
 ``social_browser_error`` for what went wrong at or on the way back from the
@@ -38,10 +41,13 @@ from requests import RequestException
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
+from bouncer.core import assurance
 from bouncer.core.exceptions import DomainError, InvalidCredentials
 from bouncer.core.http import safe_next_url
+from bouncer.multifactor import browser
+from bouncer.multifactor.services import MfaRequired
 from bouncer.social import services
-from bouncer.users.signin import AccountLocked, SignInIncomplete, SignInThrottled
+from bouncer.users.signin import AccountLocked, SignInIncomplete, SignInThrottled, signin_finish
 
 #: The backend ``session_login`` names, so the session reads its user the same way.
 BACKEND = "bouncer.users.backends.CachedModelBackend"
@@ -50,7 +56,7 @@ BACKEND = "bouncer.users.backends.CachedModelBackend"
 CONNECT = "connect"
 
 INACTIVE = "This account cannot be signed in to. If you think this is a mistake, contact the site's administrator."
-INCOMPLETE = "This account needs another sign-in step, which this page cannot ask for yet. Nothing was signed in."
+INCOMPLETE = "This account needs another sign-in step, which this page cannot ask for. Nothing was signed in."
 NOT_SIGNED_IN = "Your session ended before the provider answered. Sign in, then link the provider again."
 
 
@@ -101,7 +107,12 @@ def social_browser_complete(*, request: HttpRequest, sociallogin) -> HttpRespons
     next_url = _next_url(request, state)
     try:
         result = services.social_signin(request=request, sociallogin=sociallogin)
+        if not result.complete and result.pending_steps[0] in ("mfa", "mfa_enrol"):
+            # The second step's challenge, as after a password; the code page asks for it.
+            signin_finish(request=request, result=result, method=services.METHOD, issue="session")
         user = result.completed_user()
+    except MfaRequired as exc:
+        return HttpResponseRedirect(browser.pending_begin(request=request, required=exc, next_url=next_url))
     except (SignInThrottled, AccountLocked) as exc:
         return throttled_page(request, exc.retry_after)
     except SignInIncomplete:
@@ -112,9 +123,12 @@ def social_browser_complete(*, request: HttpRequest, sociallogin) -> HttpRespons
         return _refused(request, detail=str(exc.detail), status=exc.status_code, next_url=next_url)
     # As services.session_login: a new session id at every sign-in, even
     # inside a live session of the same user (login() would keep it then).
+    # signin_external wrote the LOGIN_SUCCEEDED row (the session finisher would write a second).
     if SESSION_KEY in request.session:
         request.session.cycle_key()
     login(request, user, backend=BACKEND)
+    request.session[assurance.SESSION_AMR_KEY] = list(assurance.amr_normalize(result.amr))
+    browser.pending_clear(request)
     return HttpResponseRedirect(next_url)
 
 

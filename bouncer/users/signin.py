@@ -232,8 +232,10 @@ def signin_throttle_address(*, request: HttpRequest, scope: str) -> None:
         raise SignInThrottled(wait)
 
 
-def signin_external(*, request: HttpRequest, user, method: str, data: dict | None = None) -> SignInResult:
-    """A person proved who they are elsewhere (a social provider): the same rules after the proof.
+def signin_external(
+    *, request: HttpRequest, user, method: str, data: dict | None = None, amr: tuple[str, ...] = (assurance.FED,), record: bool = True
+) -> SignInResult:
+    """A person proved who they are elsewhere (a social provider) or without a password (a passkey): the same rules after the proof.
 
     The caller has counted the attempt on its per-address scope
     (``signin_throttle_address``) and resolved the provider's identity to
@@ -241,7 +243,10 @@ def signin_external(*, request: HttpRequest, user, method: str, data: dict | Non
     the per-account throttle, the lockout (a locked account stays locked on
     every way in), an inactive account refused with the one generic failure,
     the audit row, and the steps still owed (``signin_result``). The caller
-    issues a credential only for a complete result.
+    issues a credential only for a complete result. ``amr`` says what the
+    proof was (``fed`` for a provider; a passkey's ``swk``/``hwk`` + ``mfa``, which
+    owes no second step). ``record=False`` leaves the ``LOGIN_SUCCEEDED`` row to
+    the caller's finisher (the ``session`` finisher writes its own).
     """
     if user is None or not user.is_active:
         audit_record(action=AuditAction.LOGIN_FAILED, request=request, user=user, username=getattr(user, "username", ""), method=method, data=data or {})
@@ -255,11 +260,11 @@ def signin_external(*, request: HttpRequest, user, method: str, data: dict | Non
         audit_record(action=AuditAction.LOGIN_FAILED, request=request, user=user, username=username, method=method, data={**(data or {}), "reason": "locked"})
         raise AccountLocked(remaining)
     try:
-        result = signin_result(user=user, amr=(assurance.FED,))
+        result = signin_result(user=user, amr=amr)
     except EmailUnverified:
         _unverified_record(request=request, user=user, method=method, data=data)
         raise
-    if result.complete:
+    if result.complete and record:
         audit_record(action=AuditAction.LOGIN_SUCCEEDED, request=request, user=user, method=method, data=data or {})
     return result
 
@@ -272,7 +277,8 @@ def signin_result(*, user, amr: tuple[str, ...] = (assurance.PWD,)) -> SignInRes
     says which accounts count as confirmed); the caller writes the one
     ``LOGIN_FAILED`` row (``_unverified_record``). Then the second factor
     (bouncer/multifactor/selectors.py): ``mfa`` when the user has one,
-    ``mfa_enrol`` when one is required and missing.
+    ``mfa_enrol`` when one is required and missing; neither when the proof
+    itself was multi-factor (``amr`` has ``mfa``: a passkey with user verification).
     """
     # Imported here: this module loads with the authentication classes, before allauth's models.
     from bouncer.multifactor.selectors import mfa_pending_step
@@ -280,7 +286,7 @@ def signin_result(*, user, amr: tuple[str, ...] = (assurance.PWD,)) -> SignInRes
 
     if email_verification_mode() == "mandatory" and not email_signin_allowed(user=user):
         raise EmailUnverified()
-    step = mfa_pending_step(user=user)
+    step = None if assurance.amr_is_mfa(amr) else mfa_pending_step(user=user)
     return SignInResult(user=user, pending_steps=(step,) if step else (), amr=tuple(amr))
 
 

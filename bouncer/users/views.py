@@ -5,23 +5,28 @@ Thin like the API views: the form is parsed here, the sign-in itself is
 ``services.session_login`` (the sign-in flow: throttles, lockout, audit rows
 and the credential rules of the JSON login). ``/o/authorize/`` sends
 signed-out users here (``LOGIN_URL``) with ``?next=``; ``next`` is followed
-only when it stays on this site.
+only when it stays on this site. A user with a second factor goes on to the
+code page (bouncer/multifactor/views.py) before ``next``: the ``mfa_token``
+stays in the session, never in the page.
 
-``admin_sign_in`` is Django's own admin login page run inside a sign-in
-attempt: its form's ``authenticate()`` goes through the flow's guard like
-every other, and a throttled or locked attempt answers the 429 page.
+``admin_sign_in`` is no page of its own: the admin signs in on this sign-in
+page (GET redirects there with ``next=/admin/``), and a form posted to
+``/admin/login/`` runs the same flow (method ``admin``), second step included.
+The admin site itself refuses a session that is not MFA-verified for a user
+who has a factor or must have one (``users/adminsite.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -30,18 +35,20 @@ from django.views.decorators.http import require_POST
 
 from bouncer.core.exceptions import InvalidCredentials
 from bouncer.core.http import safe_next_url
+from bouncer.multifactor import browser, passkeys
+from bouncer.multifactor.forms import PasskeySigninForm
 from bouncer.multifactor.services import MfaRequired
 from bouncer.multifactor.stepup import StepUpRequired, step_up_check
+from bouncer.multifactor.webauthn import WebAuthnRejected
 from bouncer.social.flows import social_providers_offered
 from bouncer.users import selectors, services
 from bouncer.users.forms import SignInForm
 from bouncer.users.signin import (
     EmailUnverified,
     SignInIncomplete,
-    signin_attempt,
     signin_entry_point,
+    signin_finish,
     signin_password_confirm,
-    signin_succeeded_record,
 )
 
 #: One message for an unknown user, a wrong password and an inactive account.
@@ -62,18 +69,32 @@ def throttled_page(request: HttpRequest, wait: int, *, template: str = "users/th
 @never_cache
 def sign_in(request: HttpRequest) -> HttpResponse:
     """GET shows the form; POST signs in and follows ``next`` (a failure is a 400 page)."""
+    return _sign_in(request, method="session", default_next=settings.LOGIN_REDIRECT_URL)
+
+
+def _sign_in_page(request: HttpRequest, *, form, next_url: str, status: int = 200, **extra) -> HttpResponse:
+    context = {
+        "form": form,
+        "next": next_url,
+        # One button per configured provider (settings or the admin's Social applications).
+        "providers": social_providers_offered(request=request),
+        "passkey_login": passkeys.passkey_login_enabled(),
+        **extra,
+    }
+    return render(request, "users/sign_in.html", context, status=status)
+
+
+def _sign_in(request: HttpRequest, *, method: str, default_next: str) -> HttpResponse:
     if request.method not in ("GET", "HEAD", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
     source = request.POST if request.method == "POST" else request.GET
-    next_url = safe_next_url(request, source.get("next"), default=settings.LOGIN_REDIRECT_URL)
-    # One button per configured provider (settings or the admin's Social applications).
-    providers = social_providers_offered(request=request)
+    next_url = safe_next_url(request, source.get("next"), default=default_next)
     if request.method != "POST":
-        return render(request, "users/sign_in.html", {"form": SignInForm(), "next": next_url, "providers": providers})
+        return _sign_in_page(request, form=SignInForm(), next_url=next_url)
     form = SignInForm(request.POST)
     if form.is_valid():
         try:
-            services.session_login(request=request, **form.cleaned_data)
+            services.session_login(request=request, method=method, **form.cleaned_data)
         except (services.AccountLocked, services.SignInThrottled) as exc:
             return throttled_page(request, exc.retry_after)
         except InvalidCredentials:
@@ -81,13 +102,54 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         except EmailUnverified:
             # The password was right: say what to do (the resend page sends the link again).
             form.add_error(None, EmailUnverified.default_detail)
-            return render(request, "users/sign_in.html", {"form": form, "next": next_url, "email_unverified": True}, status=403)
-        except (SignInIncomplete, MfaRequired):
-            # No page for a second step yet (the MFA issue adds it): refuse, never sign in.
+            return _sign_in_page(request, form=form, next_url=next_url, status=403, email_unverified=True, providers=[])
+        except MfaRequired as exc:
+            # The code page (or the enrolment page) asks for the step; the mfa_token stays in the session.
+            return redirect(browser.pending_begin(request=request, required=exc, next_url=next_url))
+        except SignInIncomplete:
             form.add_error(None, SignInIncomplete.default_detail)
         else:
+            browser.pending_clear(request)  # a sign-in left waiting for its step before is over
             return redirect(next_url)
-    return render(request, "users/sign_in.html", {"form": form, "next": next_url, "providers": providers}, status=400)
+    return _sign_in_page(request, form=form, next_url=next_url, status=400)
+
+
+PASSKEY_REFUSED = "That passkey was not accepted. Try again, or sign in with your password."
+PASSKEY_EXPIRED = "That passkey sign-in took too long. Try again."
+
+
+@signin_entry_point("passkey")
+@sensitive_post_parameters("credential", "passkey_token")
+@require_POST
+@csrf_protect
+@never_cache
+def sign_in_passkey(request: HttpRequest) -> HttpResponse:
+    """``/accounts/login/passkey/``: the "Sign in with a passkey" button's form (its script did the ceremony)."""
+    if not passkeys.passkey_login_enabled():
+        raise Http404
+    next_url = safe_next_url(request, request.POST.get("next"), default=settings.LOGIN_REDIRECT_URL)
+    posted = PasskeySigninForm(request.POST)
+    credential = browser.credential_parse(request.POST.get("credential")) if posted.is_valid() else None
+    error = PASSKEY_REFUSED
+    if credential is not None:
+        try:
+            # The session finisher writes the LOGIN_SUCCEEDED row.
+            result = passkeys.passkey_signin(request=request, raw=posted.cleaned_data["passkey_token"], credential=credential, record=False)
+            signin_finish(request=request, result=result, method=passkeys.METHOD, issue="session")
+        except (services.AccountLocked, services.SignInThrottled) as exc:
+            return throttled_page(request, exc.retry_after)
+        except EmailUnverified:
+            form = SignInForm()
+            form.add_error(None, EmailUnverified.default_detail)
+            return _sign_in_page(request, form=form, next_url=next_url, status=403, email_unverified=True, providers=[])
+        except passkeys.PasskeyTokenInvalid:
+            error = PASSKEY_EXPIRED
+        except WebAuthnRejected:
+            error = PASSKEY_REFUSED
+        else:
+            browser.pending_clear(request)
+            return redirect(next_url)
+    return _sign_in_page(request, form=SignInForm(), next_url=next_url, status=400, passkey_error=error)
 
 
 @require_POST
@@ -101,30 +163,34 @@ def sign_out(request: HttpRequest) -> HttpResponse:
     return redirect(settings.LOGIN_URL)
 
 
+#: Shown on the sign-in page to a signed-in user the admin sent back (no second factor on this session).
+ADMIN_NEEDS_MFA = "The admin needs a sign-in with your second factor: sign in again to open it."
+
+
 @signin_entry_point("admin")
+@sensitive_post_parameters("password")
+@csrf_protect
+@never_cache
 def admin_sign_in(request: HttpRequest) -> HttpResponse:
-    """``/admin/login/``: the admin's own page and form, through the sign-in flow.
+    """``/admin/login/``: the sign-in page's flow, never a way around its second step.
 
     Mounted before ``admin.site.urls`` in config/urls.py (Django offers no
     setting for the admin's login view short of replacing the whole site).
-    A failure shows the admin's normal error page; a refusal the 429 page;
-    a success is audited like every other sign-in.
+    GET redirects to the sign-in page with ``next`` (``/admin/`` by default);
+    a form posted here is the sign-in page's POST with method ``admin``: the
+    same throttles, lockout, audit rows and, for a user with a factor, the
+    code page before the admin.
     """
-    key_before = request.session.session_key
-    with signin_attempt(method="admin", address_scope="login") as attempt:
-        response = admin.site.login(request)
-    if isinstance(attempt.refusal, EmailUnverified):
-        # The admin's form already shows its generic error (no user came back).
-        response.status_code = 403
-        return response
-    if attempt.refusal is not None:
-        return throttled_page(request, attempt.refusal.retry_after)
-    if request.method == "POST" and attempt.result is not None and request.user.is_authenticated:
-        if key_before and request.session.session_key == key_before:
-            # Django's login() kept the id (same user signing in again): a new one at every sign-in.
-            request.session.cycle_key()
-        signin_succeeded_record(request=request, user=request.user, method="admin")
-    return response
+    if request.method == "POST":
+        return _sign_in(request, method="admin", default_next=reverse("admin:index"))
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    next_url = safe_next_url(request, request.GET.get("next"), default=reverse("admin:index"))
+    if admin.site.has_permission(request):
+        return redirect(next_url)  # as Django's own login view: already in
+    if request.user.is_authenticated:
+        messages.info(request, ADMIN_NEEDS_MFA if request.user.is_staff else "Sign in with a staff account to open the admin.")
+    return redirect(f"{reverse('login')}?{urlencode({'next': next_url})}")
 
 
 @signin_entry_point("admin_password_change")
@@ -141,11 +207,13 @@ def admin_password_change(request: HttpRequest) -> HttpResponse:
     factor must have stepped up lately with this session (``step_up_refused``).
     """
     user = request.user
-    if request.method == "POST" and user.is_active and user.is_staff:
+    if user.is_authenticated and user.is_active and user.is_staff:
+        # Asked before the form is shown too, not only when it is sent: nobody types a password for nothing.
         try:
             step_up_check(request=request, user=user)
         except StepUpRequired as refusal:
-            return step_up_refused(request, refusal)
+            return step_up_refused(request, refusal, next_url=request.get_full_path())
+    if request.method == "POST" and user.is_active and user.is_staff:
         try:
             signin_password_confirm(
                 request=request, user=user, password=str(request.POST.get("old_password", "")), method="admin_password_change"
@@ -185,15 +253,15 @@ def session_revoke(request: HttpRequest, credential_id: str) -> HttpResponse:
     return redirect("sessions")
 
 
-def step_up_refused(request: HttpRequest, refusal: StepUpRequired) -> HttpResponse:
-    """The hook of every page action that needs a recent step-up (``stepup.step_up_check``).
+def step_up_refused(request: HttpRequest, refusal: StepUpRequired, *, next_url: str) -> HttpResponse:
+    """The answer of every page action that needs a recent step-up (``stepup.step_up_check``).
 
     Called by ``session_revoke_others`` and ``admin_password_change`` when a
     user with a second factor has not confirmed it lately with this browser
-    session. The Security pages answer their step-up page here (and come
-    back); until they do, a 403 page.
+    session: the Security section's step-up page, then back to ``next_url``
+    to press the button again (a refused POST is not replayed).
     """
-    raise PermissionDenied(refusal.detail)
+    return browser.step_up_redirect(request, next_url=next_url)
 
 
 @require_POST
@@ -204,6 +272,6 @@ def session_revoke_others(request: HttpRequest) -> HttpResponse:
     try:
         revoked = services.session_revoke_others(request=request, user=request.user)
     except StepUpRequired as refusal:
-        return step_up_refused(request, refusal)
+        return step_up_refused(request, refusal, next_url=reverse("sessions"))
     messages.success(request, f"Signed out everywhere else ({revoked} signed out).")
     return redirect("sessions")

@@ -52,10 +52,12 @@ def test_admin_sign_in_and_read_only_audit_log(browser, live_server_url, live_se
     import requests
 
     requests.post(f"{live_server_url}/api/accounts/login/", json={"username": "mallory", "password": "guess"}, timeout=10)
+    # The admin's login is Bouncer's sign-in page (its second step, when the user has a factor).
     browser.get(f"{live_server_url}/admin/login/?next=/admin/audit/auditevent/")
+    WebDriverWait(browser, 15).until(EC.url_contains("/accounts/login/?next="))
     browser.find_element(By.NAME, "username").send_keys("root")
     browser.find_element(By.NAME, "password").send_keys("admin-pass-for-e2e-1")
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit].button--primary").click()
     WebDriverWait(browser, 15).until(EC.title_contains("audit event"))
     assert "Add audit event" not in browser.page_source
     rows = browser.find_element(By.CSS_SELECTOR, "#result_list").text

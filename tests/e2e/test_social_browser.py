@@ -158,9 +158,10 @@ def test_oauth_authorization_continues_to_consent_after_social_sign_in(browser, 
     sign_in_at_provider(browser, social_servers.provider, username)
     browser.find_element(By.CSS_SELECTOR, 'button[name="allow"]').click()
 
-    # The relying Bouncer's own consent page, for its own client, then its redirect.
+    # The relying Bouncer's own consent page, for its own client, then its redirect
+    # (the provider's consent page has an authorizationForm too: wait for the navigation first).
+    wait(browser, EC.url_contains(f"{relying}/o/authorize/"))
     wait(browser, EC.presence_of_element_located((By.ID, "authorizationForm")))
-    assert browser.current_url.startswith(f"{relying}/o/authorize/")
     assert "Demo SPA" in browser.find_element(By.TAG_NAME, "h1").text
     browser.find_element(By.CSS_SELECTOR, 'button[name="allow"]').click()
     wait(browser, EC.url_contains("code="))

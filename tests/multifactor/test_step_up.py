@@ -289,7 +289,7 @@ def test_users_without_a_factor_change_password_and_sign_out_everywhere_as_befor
     assert audit_count(AuditAction.STEP_UP, alice) == 0
 
 
-# --- the HTML pages (the Security pages answer the refusal; here: it is refused) ----------
+# --- the HTML pages (the refusal sends the browser to the step-up page, then back) ------
 
 
 def page_browser(user):
@@ -309,7 +309,7 @@ def test_the_sessions_page_signs_out_everywhere_only_after_a_step_up(alice, cloc
     app, _ = enrol_totp(api)
     clock.shift(30)
     refused = browser.post("/accounts/sessions/revoke-others/", {"csrfmiddlewaretoken": csrf})
-    assert refused.status_code == 403
+    assert refused.status_code == 302 and refused["Location"] == "/accounts/security/verify/?next=%2Faccounts%2Fsessions%2F"
     assert other.get("/api/accounts/profile/").status_code == 200
     # The browser's own session steps up (the API with its cookie and CSRF token) ...
     stepped = browser.post(f"{MFA}step-up/", json.dumps({"code": app.now()}), content_type="application/json", HTTP_X_CSRFTOKEN=csrf)
@@ -325,10 +325,15 @@ def test_the_admin_password_change_page_needs_a_step_up(db, clock):
     api = sign_in("token", root)
     app, _ = enrol_totp(api)
     clock.shift(30)
+    # Into the admin with the second factor (the admin refuses a session without it) ...
     browser = Client()
-    browser.force_login(root)
+    browser.post("/admin/login/", {"username": "root", "password": PASSWORD})
+    assert browser.post("/accounts/login/mfa/", {"code": app.now()})["Location"] == "/admin/"
+    clock.shift(30)
+    # ... the password change still asks for a step-up of this session.
     form = {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
-    assert browser.post("/admin/password_change/", form).status_code == 403
+    refused = browser.post("/admin/password_change/", form)
+    assert refused.status_code == 302 and refused["Location"].startswith("/accounts/security/verify/?next=")
     assert password_still(root, PASSWORD)
     assert browser.post(f"{MFA}step-up/", json.dumps({"code": app.now()}), content_type="application/json").status_code == 200
     done = browser.post("/admin/password_change/", form)

@@ -48,7 +48,8 @@ def test_signin_page_offers_only_configured_providers():
 def test_signin_page_without_providers_shows_no_provider_buttons():
     body = Client().get("/accounts/login/").content.decode()
     assert "Or sign in with" not in body
-    assert len(forms_of(body)) == 1
+    # The password form and the "Sign in with a passkey" button's (BOUNCER_MFA_PASSKEY_LOGIN), no provider's.
+    assert len(forms_of(body)) == 2 and "/accounts/login/passkey/" in body
 
 
 def test_signin_page_links_to_signup_and_password_reset():

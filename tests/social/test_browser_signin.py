@@ -345,10 +345,11 @@ def test_inactive_account_is_refused(app, browser):
 
 
 def test_incomplete_signin_signs_nobody_in(app, browser, monkeypatch):
+    """A step this page cannot ask for (a second factor goes to the code page: tests/multifactor/test_signin_pages.py)."""
     from bouncer.users import signin
 
     _linked_user(browser)
-    monkeypatch.setattr(signin, "signin_result", lambda *, user, amr=(): signin.SignInResult(user=user, pending_steps=("mfa",)))
+    monkeypatch.setattr(signin, "signin_result", lambda *, user, amr: signin.SignInResult(user=user, pending_steps=("terms",), amr=amr))
     with github():
         response = callback(browser, start(browser))
     assert response.status_code == 401
