@@ -473,6 +473,20 @@ class OAuthCredentials:
             return str(auth.application_id)
         return None
 
+    def current_amr(self, *, request) -> tuple[str, ...] | None:
+        """Always ``()`` for an OAuth2 access token: ``MfaVerified`` refuses it.
+
+        An access token is authority the user delegated to an application,
+        bounded by its scopes, not a sign-in of the user's: it outlives the
+        sign-in behind it through every refresh, and a client-credentials
+        token has no user at all. The relying party learns how the user
+        signed in from the id_token's ``amr``/``acr`` (validators.py); an
+        endpoint that wants an MFA-verified user wants the user, not an
+        application acting for them (docs/oauth.md).
+        """
+        auth = getattr(request, "auth", None)
+        return () if isinstance(auth, get_access_token_model()) else None
+
     def revoke(self, *, user, key: str, request: HttpRequest | None, reason: str) -> bool:
         return bool(oauth_authorization_revoke(user=user, request=request, reason=reason, application_id=int(key)))
 

@@ -38,6 +38,7 @@ from requests import RequestException
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
+from bouncer.core.assurance import SESSION_AMR_KEY
 from bouncer.core.exceptions import DomainError, InvalidCredentials
 from bouncer.core.http import safe_next_url
 from bouncer.social import services
@@ -115,6 +116,8 @@ def social_browser_complete(*, request: HttpRequest, sociallogin) -> HttpRespons
     if SESSION_KEY in request.session:
         request.session.cycle_key()
     login(request, user, backend=BACKEND)
+    # login() recorded the least a sign-in proves (users/sessions.py); this one was the provider's.
+    request.session[SESSION_AMR_KEY] = list(result.amr)
     return HttpResponseRedirect(next_url)
 
 
