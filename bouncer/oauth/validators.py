@@ -140,7 +140,7 @@ class BouncerOAuth2Validator(OAuth2Validator):
     def save_authorization_code(self, client_id, code, request, *args, **kwargs):
         super().save_authorization_code(client_id, code, request, *args, **kwargs)
         # ``bouncer_amr``: the authorizing session's, put in the credentials by views.AuthorizationView.
-        services.oauth_authorization_amr_remember(code_digest=checksum(code["code"]), amr=getattr(request, "bouncer_amr", None))
+        services.oauth_authorization_amr_remember(code_digest=checksum(code["code"]), amr=_set_here(request, "bouncer_amr"))
 
     # --- what a client may ask for ----------------------------------------------
 
@@ -249,7 +249,7 @@ class BouncerOAuth2Validator(OAuth2Validator):
         try:
             result = super().save_bearer_token(token, request, *args, **kwargs)
         except InvalidGrant:
-            reused = getattr(request, "bouncer_refresh_reused", None)
+            reused = _set_here(request, "bouncer_refresh_reused")
             if reused is not None:
                 # Decided in the toolkit's transaction (_save_bearer_token), done
                 # after its rollback, so the revocation sticks. The toolkit's own
@@ -264,7 +264,7 @@ class BouncerOAuth2Validator(OAuth2Validator):
         return result
 
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
-        access, refresh = getattr(request, "bouncer_issued", ("", ""))
+        access, refresh = _set_here(request, "bouncer_issued", ("", ""))
         redeemed = services.oauth_code_redeem(
             client=request.client,
             code=code,
@@ -302,7 +302,7 @@ class BouncerOAuth2Validator(OAuth2Validator):
                 credential_issue_guard(user=request.user)
             except InvalidCredentials:
                 raise InvalidGrant(request=request) from None
-        presented_row = getattr(request, "refresh_token_instance", None)
+        presented_row = _set_here(request, "refresh_token_instance")
         rotating = request.grant_type == "refresh_token" and "refresh_token" in token and presented_row is not None
         # One refresh token, one successor, decided by the database: the
         # conditional UPDATE lets exactly one concurrent request take it
@@ -370,16 +370,26 @@ class BouncerOAuth2Validator(OAuth2Validator):
             services.oauth_token_revoked_record(request=self.build_http_request(request), client=request.client, user=owner)
 
 
+def _set_here(request, name: str, default=None):
+    """An attribute set on oauthlib's request by this code or the toolkit, never a parameter the client sent.
+
+    oauthlib's ``Request`` answers an attribute it lacks from the request's
+    query and body parameters (``Request.__getattr__``): ``getattr(request,
+    "bouncer_amr", None)`` would read a ``bouncer_amr`` the client posted.
+    """
+    return vars(request).get(name, default)
+
+
 def _authorization_amr(request) -> tuple[str, ...]:
     """How the user signed in, for an id_token: the code's amr (its exchange), else its family's (a refresh).
 
     The password grant proves a password only (a user with a factor is
     refused there): ``pwd``, as for anything else without a record.
     """
-    amr = getattr(request, "bouncer_amr", None)
+    amr = _set_here(request, "bouncer_amr")
     if amr is not None:
-        return amr
-    presented = getattr(request, "refresh_token_instance", None)
+        return assurance.amr_or_password(amr)
+    presented = _set_here(request, "refresh_token_instance")
     if request.grant_type == "refresh_token" and presented is not None:
         return services.oauth_authorization_amr_of_family(token_family=presented.token_family)
     return assurance.amr_or_password(None)

@@ -172,6 +172,27 @@ def test_the_client_cannot_ask_for_its_own_amr_or_acr():
     assert claims["amr"] == ["pwd"] and claims["acr"] == "aal1"
 
 
+def test_a_token_request_cannot_name_its_own_amr():
+    """oauthlib answers any attribute its request lacks from the request's parameters: a refresh
+    (or a code exchange) that sends ``bouncer_amr`` must not sign it into the id_token."""
+    user, app = make_user("alice"), code_app_openid()
+    tokens = exchange_code(app, authorized_with(password_browser(user), app))
+    answer = Client().post(
+        TOKEN_URL, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "bouncer_amr": "pwd otp mfa"},
+        HTTP_AUTHORIZATION=app.basic(),
+    )
+    assert answer.status_code == 200, answer.content
+    claims = relying_party_verifies(answer.json(), app, nonce=None)
+    assert claims["amr"] == ["pwd"] and claims["acr"] == "aal1"
+    code, verifier = authorized_with(password_browser(user), app)
+    answer = Client().post(
+        TOKEN_URL, {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier,
+                    "bouncer_amr": "pwd otp mfa"},
+        HTTP_AUTHORIZATION=app.basic(),
+    )
+    assert relying_party_verifies(answer.json(), app)["amr"] == ["pwd"]
+
+
 def test_userinfo_describes_the_user_not_the_sign_in():
     user, app = make_user("alice"), code_app_openid()
     tokens = exchange_code(app, authorized_with(mfa_browser(user), app, scope="openid profile"))
