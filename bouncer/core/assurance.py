@@ -15,7 +15,7 @@ user verification (something held, unlocked by something known or been).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 PWD = "pwd"
 FED = "fed"
@@ -38,12 +38,24 @@ def amr_normalize(values: Iterable[str] | str | None) -> tuple[str, ...]:
         return ()
     if isinstance(values, str):
         values = values.split()
+    elif isinstance(values, Mapping) or not isinstance(values, Iterable):
+        return ()  # not a form any credential stores (a claim of another shape): nothing known
     known = (PWD, FED, OTP, HWK, SWK, MFA)
     seen: list[str] = []
     for value in values:
         if value in known and value not in seen:
             seen.append(value)
     return tuple(seen)
+
+
+def amr_or_password(values: Iterable[str] | str | None) -> tuple[str, ...]:
+    """The amr a credential records, or ``("pwd",)`` when it records none.
+
+    Credentials issued before amr was recorded (a JWT without the claim, a
+    row or a session from before the column) were all signed in with a
+    single factor: reading them as ``pwd`` never claims more than was proven.
+    """
+    return amr_normalize(values) or (PWD,)
 
 
 def amr_add_second(first: Iterable[str], second: str) -> tuple[str, ...]:

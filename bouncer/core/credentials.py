@@ -6,8 +6,9 @@ from its app's ``AppConfig.ready()``. Account code (``bouncer.users``) only
 talks to this module: it never imports a kind, so a new kind (social login,
 MFA-bound sessions) plugs in here without touching it.
 
-A kind answers four questions: which live credentials a user has, which one
-the current request came with, and how to revoke one, or all but one. Ids
+A kind answers five questions: which live credentials a user has, which one
+the current request came with and how its holder signed in (``amr``, RFC
+8176: bouncer/core/assurance.py), and how to revoke one, or all but one. Ids
 shown to users are ``<kind>_<hmac>``: stable (derived from the kind's own
 key with the project's secret), never the secret, its hash, or a database id.
 
@@ -27,6 +28,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from bouncer.core import assurance
 from bouncer.core.exceptions import InvalidCredentials
 
 #: Revocation reasons written into audit rows (the lifecycle events).
@@ -69,10 +71,16 @@ class Credential:
     created_at: datetime
     last_used_at: datetime | None
     current: bool = False
+    #: How the user signed in to make it (RFC 8176 values); () when the kind does not record it.
+    amr: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
         return credential_public_id(kind=self.kind, key=self.key)
+
+    @property
+    def mfa(self) -> bool:
+        return assurance.amr_is_mfa(self.amr)
 
 
 class CredentialKind(Protocol):
@@ -82,6 +90,13 @@ class CredentialKind(Protocol):
 
     def current_key(self, *, request: HttpRequest) -> str | None:
         """The key of the credential ``request`` authenticated with, if it is this kind."""
+
+    def current_amr(self, *, request: HttpRequest) -> tuple[str, ...] | None:
+        """How the holder of the credential ``request`` came with signed in, if it is this kind.
+
+        Read from what authenticating the request already loaded (the session
+        data, the cached token row, the verified JWT claims): never a query.
+        """
 
     def revoke(self, *, user, key: str, request: HttpRequest | None, reason: str) -> bool: ...
 
@@ -121,6 +136,22 @@ def credential_current_kind(*, request: HttpRequest | None) -> str | None:
     """The kind (``session``, ``token``, ``jwt``, ``oauth2`` ...) of the credential ``request`` came with, or None."""
     current = _current(request)
     return current[0] if current is not None else None
+
+
+def credential_amr(*, request: HttpRequest) -> tuple[str, ...]:
+    """How the holder of the credential ``request`` came with signed in: the one answer for every kind.
+
+    Each registered kind answers for its own credential (``current_amr``). A
+    way in that is no credential kind says it on its DRF authentication class
+    (an ``amr`` attribute: Basic, a password on every request). Anything else,
+    or no credential, is ``()``: nothing proven, so ``MfaVerified`` refuses it.
+    """
+    for kind in _KINDS.values():
+        amr = kind.current_amr(request=request)
+        if amr is not None:
+            return amr
+    authenticator = getattr(request, "successful_authenticator", None)
+    return assurance.amr_normalize(getattr(authenticator, "amr", ()))
 
 
 def credential_list_for_user(*, user, request: HttpRequest | None) -> list[Credential]:

@@ -3,6 +3,8 @@
 ``OAuth2MethodScope`` lives here rather than in ``bouncer.oauth``: every app's
 API composes it (and it is a default permission), it needs only the toolkit's
 token model, and account code must not import a credential kind's app.
+``MfaVerified`` likewise: any app's API composes it, and it asks the
+credential registry, never a kind.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from oauth2_provider.settings import oauth2_settings
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from bouncer.core.assurance import amr_is_mfa
+from bouncer.core.credentials import credential_amr
 from bouncer.core.exceptions import error_body
 
 
@@ -67,3 +71,31 @@ class OAuth2MethodScope(BasePermission):
         if token.allow_scopes([scope]):
             return True
         raise InsufficientScope(scope)
+
+
+class MfaVerificationRequired(PermissionDenied):
+    default_code = "mfa_verification_required"
+
+    def __init__(self) -> None:
+        super().__init__(error_body("This requires a sign-in with a second factor. Sign in again with it.", "mfa_verification_required"))
+
+
+class MfaVerified(BasePermission):
+    """The request's credential was made by a sign-in that proved a second factor (``mfa`` in its amr).
+
+    The amr comes from ``credential_amr``, one answer for every kind, read
+    from what authentication already loaded (no query): a session's data, a
+    DRF token's (cached) row, a JWT's signed claim. Basic is a password only;
+    OAuth2 access tokens are refused (delegated to an application, not a
+    sign-in: bouncer/oauth/services.py ``OAuthCredentials.current_amr``).
+    Anonymous requests get False, so DRF answers 401; an authenticated
+    credential without ``mfa`` gets 403 ``mfa_verification_required``.
+    Compose it: ``IsAuthenticated & MfaVerified``.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if amr_is_mfa(credential_amr(request=request)):
+            return True
+        raise MfaVerificationRequired()

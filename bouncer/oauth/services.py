@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
@@ -31,7 +32,8 @@ from oauth2_provider.settings import oauth2_settings
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
-from bouncer.oauth.models import RedeemedCode
+from bouncer.core import assurance
+from bouncer.oauth.models import AuthorizationAmr, RedeemedCode
 from bouncer.users.signin import signin_incomplete_record, signin_password
 
 METHOD = "oauth2"
@@ -263,7 +265,50 @@ def oauth_code_redeem(
                 )
         except IntegrityError:
             return False
+        _authorization_amr_bind(code_digest=code_digest, refresh_token_checksum=refresh_token_checksum)
     return True
+
+
+# --- how the user signed in, for the id_token (AuthorizationAmr) ----------------------
+
+
+def oauth_authorization_amr_remember(*, code_digest: str, amr) -> None:
+    """At ``/o/authorize/``: the amr of the session that authorized, kept for the code's exchange."""
+    AuthorizationAmr.objects.create(
+        code_digest=code_digest,
+        amr=assurance.amr_stored(assurance.amr_or_password(amr)),
+        expires_at=timezone.now() + timedelta(seconds=oauth2_settings.AUTHORIZATION_CODE_EXPIRE_SECONDS),
+    )
+
+
+def oauth_authorization_amr_of_code(*, code_digest: str) -> tuple[str, ...]:
+    """The amr the code was authorized with (a code from before amr was kept: ``pwd``)."""
+    stored = AuthorizationAmr.objects.filter(code_digest=code_digest).values_list("amr", flat=True).first()
+    return assurance.amr_or_password(stored)
+
+
+def oauth_authorization_amr_of_family(*, token_family) -> tuple[str, ...]:
+    """The amr a refresh-token family's id_tokens carry: that of the code that started it.
+
+    A family not started by a code (the password grant, the device flow) or
+    from before amr was kept: ``pwd``, never more than was proven.
+    """
+    stored = (
+        AuthorizationAmr.objects.filter(token_family=token_family).values_list("amr", flat=True).first()
+        if token_family is not None
+        else None
+    )
+    return assurance.amr_or_password(stored)
+
+
+def _authorization_amr_bind(*, code_digest: str, refresh_token_checksum: str) -> None:
+    """The code is redeemed: its amr now belongs to the refresh-token family it started (one UPDATE)."""
+    rows = AuthorizationAmr.objects.filter(code_digest=code_digest)
+    if not refresh_token_checksum:
+        rows.delete()  # no refresh token: nothing will ask again
+        return
+    family = get_refresh_token_model().objects.filter(token_checksum=refresh_token_checksum).values("token_family")[:1]
+    rows.update(code_digest=None, token_family=Subquery(family))
 
 
 def oauth_code_replay_revoke(*, request: HttpRequest | None, client, code_digest: str, also_checksums=()) -> bool:
@@ -351,7 +396,12 @@ def oauth_purge_expired(*, force: bool = False) -> bool:
     if not force and not cache.add(PURGE_LOCK_KEY, 1, timeout=interval):
         return False
     clear_expired()
-    RedeemedCode.objects.filter(expires_at__lte=timezone.now()).delete()
+    now = timezone.now()
+    RedeemedCode.objects.filter(expires_at__lte=now).delete()
+    # Codes never redeemed, and families with no refresh token left (the toolkit purged them).
+    AuthorizationAmr.objects.filter(token_family__isnull=True, expires_at__lte=now).delete()
+    live = get_refresh_token_model().objects.filter(token_family=OuterRef("token_family"))
+    AuthorizationAmr.objects.filter(token_family__isnull=False).exclude(Exists(live)).delete()
     return True
 
 
@@ -470,6 +520,20 @@ class OAuthCredentials:
         if isinstance(auth, get_access_token_model()) and auth.user_id is not None:
             return str(auth.application_id)
         return None
+
+    def current_amr(self, *, request) -> tuple[str, ...] | None:
+        """Always ``()`` for an OAuth2 access token: ``MfaVerified`` refuses it.
+
+        An access token is authority the user delegated to an application,
+        bounded by its scopes, not a sign-in of the user's: it outlives the
+        sign-in behind it through every refresh, and a client-credentials
+        token has no user at all. The relying party learns how the user
+        signed in from the id_token's ``amr``/``acr`` (validators.py); an
+        endpoint that wants an MFA-verified user wants the user, not an
+        application acting for them (docs/oauth.md).
+        """
+        auth = getattr(request, "auth", None)
+        return () if isinstance(auth, get_access_token_model()) else None
 
     def revoke(self, *, user, key: str, request: HttpRequest | None, reason: str) -> bool:
         return bool(oauth_authorization_revoke(user=user, request=request, reason=reason, application_id=int(key)))

@@ -5,6 +5,10 @@ Each override is a documented public hook of the validator (oauthlib's
 
 - claims by scope for OpenID Connect (``openid`` → ``sub``; ``profile``;
   ``email``), and ``openid`` only for applications that sign id_tokens RS256;
+- id_tokens say how the user signed in (``amr``, ``acr``): the amr of the
+  browser session that authorized travels with the code
+  (``save_authorization_code``, ``validate_code``) and then with the
+  refresh-token family the code started (``models.AuthorizationAmr``);
 - only the ``code`` response type, and nothing at all for applications
   registered for the implicit or hybrid flows;
 - client authentication remembers verified secrets per process
@@ -35,6 +39,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
+from bouncer.core import assurance
 from bouncer.core.credentials import credential_issue_guard
 from bouncer.core.digests import sha256_hex
 from bouncer.core.exceptions import InvalidCredentials
@@ -122,6 +127,25 @@ class BouncerOAuth2Validator(OAuth2Validator):
             "email_verified": lambda request: email_address_verified(user=request.user),
         }
 
+    def get_id_token_dictionary(self, token, token_handler, request):
+        # ``amr`` and ``acr`` here and not in get_additional_claims: they describe
+        # the authentication event, so they are ID Token claims (OpenID Connect
+        # Core 2); get_oidc_claims also answers /o/userinfo/, which describes the user.
+        claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
+        amr = _authorization_amr(request)
+        claims.update(amr=list(amr), acr=assurance.acr_for(amr))
+        return claims, expiration_time
+
+    def get_discovery_claims(self, request):
+        return [*super().get_discovery_claims(request), "amr", "acr"]
+
+    # --- authorization codes carry how the user signed in ------------------------
+
+    def save_authorization_code(self, client_id, code, request, *args, **kwargs):
+        super().save_authorization_code(client_id, code, request, *args, **kwargs)
+        # ``bouncer_amr``: the authorizing session's, put in the credentials by views.AuthorizationView.
+        services.oauth_authorization_amr_remember(code_digest=checksum(code["code"]), amr=_set_here(request, "bouncer_amr"))
+
     # --- what a client may ask for ----------------------------------------------
 
     def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs):
@@ -194,6 +218,7 @@ class BouncerOAuth2Validator(OAuth2Validator):
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
         if super().validate_code(client_id, code, client, request, *args, **kwargs):
+            request.bouncer_amr = services.oauth_authorization_amr_of_code(code_digest=checksum(code))
             return True
         services.oauth_code_replay_revoke(request=self.build_http_request(request), client=client, code_digest=checksum(code))
         return False
@@ -229,7 +254,7 @@ class BouncerOAuth2Validator(OAuth2Validator):
         try:
             result = super().save_bearer_token(token, request, *args, **kwargs)
         except InvalidGrant:
-            reused = getattr(request, "bouncer_refresh_reused", None)
+            reused = _set_here(request, "bouncer_refresh_reused")
             if reused is not None:
                 # Decided in the toolkit's transaction (_save_bearer_token), done
                 # after its rollback, so the revocation sticks. The toolkit's own
@@ -244,7 +269,7 @@ class BouncerOAuth2Validator(OAuth2Validator):
         return result
 
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
-        access, refresh = getattr(request, "bouncer_issued", ("", ""))
+        access, refresh = _set_here(request, "bouncer_issued", ("", ""))
         redeemed = services.oauth_code_redeem(
             client=request.client,
             code=code,
@@ -282,7 +307,7 @@ class BouncerOAuth2Validator(OAuth2Validator):
                 credential_issue_guard(user=request.user)
             except InvalidCredentials:
                 raise InvalidGrant(request=request) from None
-        presented_row = getattr(request, "refresh_token_instance", None)
+        presented_row = _set_here(request, "refresh_token_instance")
         rotating = request.grant_type == "refresh_token" and "refresh_token" in token and presented_row is not None
         # One refresh token, one successor, decided by the database: the
         # conditional UPDATE lets exactly one concurrent request take it
@@ -348,6 +373,31 @@ class BouncerOAuth2Validator(OAuth2Validator):
         services.oauth_refresh_token_family_revoke(client=request.client, token_checksum=checksum(token))
         if found:
             services.oauth_token_revoked_record(request=self.build_http_request(request), client=request.client, user=owner)
+
+
+def _set_here(request, name: str, default=None):
+    """An attribute set on oauthlib's request by this code or the toolkit, never a parameter the client sent.
+
+    oauthlib's ``Request`` answers an attribute it lacks from the request's
+    query and body parameters (``Request.__getattr__``): ``getattr(request,
+    "bouncer_amr", None)`` would read a ``bouncer_amr`` the client posted.
+    """
+    return vars(request).get(name, default)
+
+
+def _authorization_amr(request) -> tuple[str, ...]:
+    """How the user signed in, for an id_token: the code's amr (its exchange), else its family's (a refresh).
+
+    The password grant proves a password only (a user with a factor is
+    refused there): ``pwd``, as for anything else without a record.
+    """
+    amr = _set_here(request, "bouncer_amr")
+    if amr is not None:
+        return assurance.amr_or_password(amr)
+    presented = _set_here(request, "refresh_token_instance")
+    if request.grant_type == "refresh_token" and presented is not None:
+        return services.oauth_authorization_amr_of_family(token_family=presented.token_family)
+    return assurance.amr_or_password(None)
 
 
 def _pair_is_live(answer: GraceAnswer) -> bool:

@@ -20,6 +20,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.signals import app_authorized
 from oauth2_provider.views.mixins import OAuthLibMixin
 
+from bouncer.core import assurance
 from bouncer.core.digests import sha256_hex
 from bouncer.core.exceptions import oauth_error
 from bouncer.oauth import services
@@ -42,6 +43,13 @@ class AuthorizationView(dot_views.AuthorizationView):
             return self.redirect(response["url"], application)
         oauthlib_error = response["error"]
         return oauth_error(oauthlib_error.error, oauthlib_error.description or "", oauthlib_error.status_code)
+
+    def create_authorization_response(self, request, scopes, credentials, allow):
+        # How the authorizing session signed in travels with the code (oauthlib sets
+        # each credential on its request; validators.save_authorization_code keeps it).
+        # Both ways to a code pass here: the consent form and a skipped consent page.
+        amr = assurance.amr_or_password(request.session.get(assurance.SESSION_AMR_KEY))
+        return super().create_authorization_response(request, scopes, {**credentials, "bouncer_amr": amr}, allow)
 
     def form_valid(self, form):
         response = super().form_valid(form)

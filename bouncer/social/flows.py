@@ -127,6 +127,7 @@ def social_browser_complete(*, request: HttpRequest, sociallogin) -> HttpRespons
     if SESSION_KEY in request.session:
         request.session.cycle_key()
     login(request, user, backend=BACKEND)
+    # login() recorded the least a sign-in proves (users/sessions.py); this one was the provider's.
     request.session[assurance.SESSION_AMR_KEY] = list(assurance.amr_normalize(result.amr))
     browser.pending_clear(request)
     return HttpResponseRedirect(next_url)

@@ -22,6 +22,9 @@ from rest_framework.authentication import BasicAuthentication
 
 class OptionalBasicAuthentication(BasicAuthentication):
     www_authenticate_realm = "bouncer"
+    #: How every Basic request signs in (bouncer.core.credentials.credential_amr): a password,
+    #: and only a password (a user with a second factor gets no user from Basic).
+    amr = ("pwd",)
 
     def authenticate(self, request):
         if not settings.BOUNCER_BASIC_AUTH_ENABLED:

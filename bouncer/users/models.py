@@ -98,6 +98,9 @@ class UserSession(AbstractBaseSession):
     user_agent = models.CharField(max_length=256, blank=True)
     #: Coarse: written at most once per LAST_USED_RESOLUTION_SECONDS (bouncer.core.credentials).
     last_used_at = models.DateTimeField(null=True, blank=True)
+    #: How the user signed in (RFC 8176 values, space-separated), from the session's
+    #: ``bouncer_amr``: for the list of sessions and devices. Requests read the data.
+    amr = models.CharField(max_length=32, blank=True)
 
     class Meta(AbstractBaseSession.Meta):
         verbose_name = "session"

@@ -78,6 +78,11 @@ class SessionOutput(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
     last_used_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Coarse: updated at most every few minutes.")
     current = serializers.BooleanField(read_only=True, help_text="The credential this request was made with.")
+    amr = serializers.ListField(
+        child=serializers.CharField(), read_only=True,
+        help_text="How the sign-in behind it was proven (RFC 8176: `pwd`, `fed`, `otp`, `hwk`, `swk`, `mfa`); empty for OAuth2 authorizations.",
+    )
+    mfa = serializers.BooleanField(read_only=True, help_text="Whether that sign-in proved a second factor (`mfa` in `amr`).")
 
 
 class SessionRevokeOthersOutput(serializers.Serializer):

@@ -42,7 +42,7 @@ from django.utils import timezone
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
-from bouncer.core import credentials
+from bouncer.core import assurance, credentials
 from bouncer.core.http import client_ip
 from bouncer.core.modelcache import TOMBSTONE, TOMBSTONE_SECONDS, model_snapshot
 from bouncer.users.usercache import auth_cache_enabled, user_cache_key, user_cache_prefetched_set
@@ -65,12 +65,20 @@ def _from_epoch(value) -> datetime | None:
 
 
 def session_sign_in_record(*, request: HttpRequest) -> None:
-    """Keep where and when this session signed in, inside its data (see module doc).
+    """Keep where, when and how this session signed in, inside its data (see module doc).
 
     The expiry is pinned to sign-in + ``SESSION_COOKIE_AGE``: Django moves a
     relative expiry forward at every save, and "last used" saves the session
     every few minutes, which would otherwise turn the lifetime into an idle
     timeout that an active session never reaches.
+
+    Runs on ``user_logged_in``, so for every ``login()`` whoever calls it
+    (the admin's form, a social provider's callback, ``Client.force_login``).
+    The amr is reset to the least a sign-in proves, a password: a sign-in
+    inside a live session of the same user keeps the session's data, and an
+    earlier sign-in's ``mfa`` must not survive into one that proved less.
+    The callers that know more write it right after ``login()``
+    (``services.session_establish``, the social callback).
     """
     signed_in = timezone.now()
     now = int(signed_in.timestamp())
@@ -81,6 +89,7 @@ def session_sign_in_record(*, request: HttpRequest) -> None:
         "at": now,
     }
     request.session[SEEN_KEY] = now
+    request.session[assurance.SESSION_AMR_KEY] = [assurance.PWD]
 
 
 class SessionStore(CachedDBStore):
@@ -101,6 +110,7 @@ class SessionStore(CachedDBStore):
         obj.user_agent = str(meta.get("ua", ""))[:USER_AGENT_MAX]
         obj.created_at = _from_epoch(meta.get("at"))
         obj.last_used_at = _from_epoch(data.get(SEEN_KEY)) or obj.created_at
+        obj.amr = assurance.amr_stored(assurance.amr_or_password(data.get(assurance.SESSION_AMR_KEY))) if obj.user_id else ""
         return obj
 
     def load(self):
@@ -214,13 +224,15 @@ class SessionCredentials:
         return SessionStore.get_model_class().objects.filter(user=user, expire_date__gt=timezone.now())
 
     def list_for_user(self, *, user) -> list[credentials.Credential]:
-        rows = self._live(user=user).values_list("session_key", "user_agent", "ip_address", "created_at", "last_used_at", "expire_date")
+        rows = self._live(user=user).values_list(
+            "session_key", "user_agent", "ip_address", "created_at", "last_used_at", "expire_date", "amr"
+        )
         return [
             credentials.Credential(
                 kind=self.name, key=key, device=agent, address=address or "",
-                created_at=created or expires, last_used_at=used,
+                created_at=created or expires, last_used_at=used, amr=assurance.amr_or_password(amr),
             )
-            for key, agent, address, created, used, expires in rows
+            for key, agent, address, created, used, expires, amr in rows
         ]
 
     def current_key(self, *, request: HttpRequest) -> str | None:
@@ -233,6 +245,12 @@ class SessionCredentials:
         if session is None or not session.session_key or SESSION_KEY not in session:
             return None
         return session.session_key
+
+    def current_amr(self, *, request: HttpRequest) -> tuple[str, ...] | None:
+        # The session's own data, already loaded to authenticate: no read.
+        if self.current_key(request=request) is None:
+            return None
+        return assurance.amr_or_password(request.session.get(assurance.SESSION_AMR_KEY))
 
     def revoke(self, *, user, key: str, request: HttpRequest | None, reason: str) -> bool:
         if request is not None and self.current_key(request=request) == key:

@@ -227,12 +227,24 @@ def admin_password_change(request: HttpRequest) -> HttpResponse:
 KIND_LABELS = {"session": "Browser session", "token": "App token", "jwt": "JWT sign-in", "oauth2": "Authorized application"}
 
 
+#: How each amr value (bouncer/core/assurance.py) reads on the page.
+AMR_LABELS = {"pwd": "password", "fed": "social sign-in", "otp": "authenticator code", "hwk": "security key", "swk": "passkey"}
+
+
+def _amr_label(amr) -> str:
+    """``password + authenticator code``: the factors a sign-in proved, in words (``mfa`` is the badge)."""
+    return " + ".join(AMR_LABELS[value] for value in amr if value in AMR_LABELS)
+
+
 @login_required
 @never_cache
 def sessions_page(request: HttpRequest) -> HttpResponse:
     """Every live credential of the signed-in user, each with a sign-out button (no JavaScript)."""
     listed = [
-        {**asdict(credential), "id": credential.id, "kind_label": KIND_LABELS.get(credential.kind, credential.kind)}
+        {
+            **asdict(credential), "id": credential.id, "mfa": credential.mfa,
+            "kind_label": KIND_LABELS.get(credential.kind, credential.kind), "amr_label": _amr_label(credential.amr),
+        }
         for credential in selectors.session_list_for_user(user=request.user, request=request)
     ]
     return render(request, "users/sessions.html", {"credentials": listed})

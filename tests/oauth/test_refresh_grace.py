@@ -392,3 +392,18 @@ def test_refreshes_racing_a_lifecycle_event_are_4xx_never_500_and_nothing_they_m
                 if status == 200:
                     assert bearer(body["access_token"]).get("/api/accounts/profile/").status_code == 401
                     assert_refused_without_tokens(refresh(app, body["refresh_token"]))
+
+
+@pytest.mark.parametrize("param", ["bouncer_refresh_reused", "bouncer_issued", "refresh_token_instance"])
+def test_a_parameter_named_like_bouncers_own_request_attributes_changes_nothing(user, password_app, param):
+    """oauthlib answers an attribute its request lacks from the request's parameters; one the client
+    names after an attribute the validator sets must not be read in its place (a 500 before)."""
+    first = password_tokens(password_app, user, scope="read")
+    rotated(password_app, first["refresh_token"])
+    cache.clear()  # within the grace, without its entry: refused, the family lives
+    answer = Client().post(
+        TOKEN_URL, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], param: "x"},
+        HTTP_AUTHORIZATION=password_app.basic(),
+    )
+    assert_refused_without_tokens(answer)
+    assert RefreshToken.objects.filter(user=user, revoked__isnull=True).count() == 1

@@ -51,7 +51,7 @@ def test_list_shows_every_kind_and_marks_the_current_one(kind):
     assert sorted(row["kind"] for row in rows) == ["jwt", "oauth2", "session", "token"]
     assert [row["kind"] for row in rows if row["current"]] == [kind]
     for row in rows:
-        assert set(row) == {"id", "kind", "device", "address", "created_at", "last_used_at", "current"}
+        assert set(row) == {"id", "kind", "device", "address", "created_at", "last_used_at", "current", "amr", "mfa"}
         assert row["id"].startswith(f"{row['kind']}_")
     by_kind = {row["kind"]: row for row in rows}
     assert by_kind["token"]["device"] == "phone"

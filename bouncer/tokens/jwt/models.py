@@ -27,6 +27,10 @@ class JwtFamily(models.Model):
     user_agent = models.CharField(max_length=256, blank=True)
     #: Coarse: written at most once per LAST_USED_RESOLUTION_SECONDS (bouncer.core.credentials).
     last_used_at = models.DateTimeField(null=True, blank=True)
+    #: How the user signed in (RFC 8176 values, space-separated: bouncer/core/assurance.py),
+    #: for the list of sessions and devices. The tokens carry it themselves (the ``amr``
+    #: claim, kept through every rotation): no request reads this column.
+    amr = models.CharField(max_length=32, default="pwd")
 
     class Meta:
         verbose_name = "JWT sign-in"

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_event, audit_log, audit_record
-from bouncer.core import credentials
+from bouncer.core import assurance, credentials
 from bouncer.core.exceptions import DomainError, error_body
 from bouncer.core.http import client_ip
 from bouncer.tokens.jwt.codec import ACCESS, REFRESH, InvalidJwt, jwt_decode, jwt_encode, uuid7
@@ -53,8 +53,27 @@ class TokenPair:
     family_id: uuid.UUID
 
 
-def _claims(user: User, family_id) -> dict:
-    return {"sub": str(user.pk), "fam": str(family_id), "username": user.username, "email": user.email, "is_staff": user.is_staff}
+def _claims(user: User, family_id, amr: tuple[str, ...]) -> dict:
+    return {
+        "sub": str(user.pk), "fam": str(family_id), "username": user.username, "email": user.email, "is_staff": user.is_staff,
+        "amr": list(amr), "acr": assurance.acr_for(amr),
+    }
+
+
+def _token_amr(claims: dict) -> tuple[str, ...]:
+    """The amr a refresh token carries (signed, like ``fexp``), for its successor.
+
+    A rotation copies it, never widens it: the refresh endpoint takes no other
+    input, so the only way to a stronger amr is a new sign-in. Tokens issued
+    before the claim existed were password sign-ins (``assurance.amr_or_password``).
+    """
+    return claim_amr(claims)
+
+
+def claim_amr(claims: dict) -> tuple[str, ...]:
+    """A verified token's ``amr``: a JSON array (RFC 8176) of known values; anything else proves a password only."""
+    value = claims.get("amr")
+    return assurance.amr_or_password(value if isinstance(value, list) else None)
 
 
 def _next_family_expiry(*, known: datetime | None, refresh_expires: datetime) -> datetime:
@@ -86,32 +105,42 @@ def _access_jti(refresh_jti: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(refresh_jti, "access")
 
 
-def _sign_pair(*, user: User, family_id: uuid.UUID, family_expires: datetime, now: datetime, refresh_jti: uuid.UUID) -> TokenPair:
+def _sign_pair(
+    *, user: User, family_id: uuid.UUID, family_expires: datetime, now: datetime, refresh_jti: uuid.UUID, amr: tuple[str, ...]
+) -> TokenPair:
     """Sign a pair; a pure function of its arguments and the settings, but for the signature bytes
     (ES256 signatures are randomized: signing twice gives two equivalent tokens)."""
     conf = settings.BOUNCER_JWT
     access_life, refresh_life = conf["ACCESS_LIFETIME_SECONDS"], conf["REFRESH_LIFETIME_SECONDS"]
     access, _ = jwt_encode(
-        claims=_claims(user, family_id), token_type=ACCESS, issued_at=now, lifetime=access_life, jti=_access_jti(refresh_jti)
+        claims=_claims(user, family_id, amr), token_type=ACCESS, issued_at=now, lifetime=access_life, jti=_access_jti(refresh_jti)
     )
     refresh, _ = jwt_encode(
-        claims={"sub": str(user.pk), "fam": str(family_id), "fexp": int(family_expires.timestamp())},
+        claims={"sub": str(user.pk), "fam": str(family_id), "fexp": int(family_expires.timestamp()), "amr": list(amr)},
         token_type=REFRESH, issued_at=now, lifetime=refresh_life, jti=refresh_jti,
     )
     return TokenPair(access, refresh, now + timedelta(seconds=access_life), now + timedelta(seconds=refresh_life), family_id)
 
 
-def _mint(*, user: User, family_id: uuid.UUID, family_expires: datetime | None, now: datetime, jti: uuid.UUID | None = None) -> TokenPair:
+def _mint(
+    *, user: User, family_id: uuid.UUID, family_expires: datetime | None, now: datetime, amr: tuple[str, ...], jti: uuid.UUID | None = None
+) -> TokenPair:
     """Sign a new pair and store the refresh token's id (``jti``: chosen by the caller, else new)."""
     refresh_expires = now + timedelta(seconds=settings.BOUNCER_JWT["REFRESH_LIFETIME_SECONDS"])
     family_expires = _family_expiry(family_id=family_id, known=family_expires, refresh_expires=refresh_expires)
     jti = jti or uuid7()
     refresh_row_insert(jti=jti, family_id=family_id, issued_at=now, expires_at=refresh_expires)
-    return _sign_pair(user=user, family_id=family_id, family_expires=family_expires, now=now, refresh_jti=jti)
+    return _sign_pair(user=user, family_id=family_id, family_expires=family_expires, now=now, refresh_jti=jti, amr=amr)
 
 
-def jwt_obtain(*, user: User, request: HttpRequest | None, amr=("pwd",)) -> TokenPair:
-    """A new sign-in: a new family and its first pair."""
+def jwt_obtain(*, user: User, request: HttpRequest | None, amr=(assurance.PWD,)) -> TokenPair:
+    """A new sign-in: a new family and its first pair, carrying how the user signed in (``amr``).
+
+    The access token gets ``amr`` and ``acr`` claims, the refresh token
+    ``amr``, which every rotation copies into the successor; the family row
+    keeps it for the list of sessions and devices.
+    """
+    amr = assurance.amr_or_password(amr)
     now = timezone.now()
     with transaction.atomic():  # one commit: family, refresh row, audit row
         credentials.credential_issue_guard(user=user)
@@ -119,8 +148,9 @@ def jwt_obtain(*, user: User, request: HttpRequest | None, amr=("pwd",)) -> Toke
             user=user, created_at=now, expires_at=now, last_used_at=now,
             ip_address=client_ip(request) if request is not None else None,
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:256] if request is not None else "",
+            amr=assurance.amr_stored(amr),
         )
-        pair = _mint(user=user, family_id=family.pk, family_expires=None, now=now)
+        pair = _mint(user=user, family_id=family.pk, family_expires=None, now=now, amr=amr)
         audit_record(action=AuditAction.TOKEN_ISSUED, request=request, user=user, method="jwt", data={"family": str(family.pk)})
     jwt_purge_expired(now=now)
     return pair
@@ -222,7 +252,7 @@ def _refresh_at_once(*, claims, jti, family_id, user_id, now, request) -> TokenP
     if not won:
         return None
     audit_log(event)
-    return _sign_pair(user=user, family_id=family_id, family_expires=family_expires, now=now, refresh_jti=new_jti)
+    return _sign_pair(user=user, family_id=family_id, family_expires=family_expires, now=now, refresh_jti=new_jti, amr=_token_amr(claims))
 
 
 def _refresh_in_transaction(*, claims, jti, family_id, user_id, now, request) -> TokenPair:
@@ -247,12 +277,16 @@ def _refresh_in_transaction(*, claims, jti, family_id, user_id, now, request) ->
             audit_record(action=AuditAction.TOKEN_REUSE_DETECTED, request=request, user=user, method="jwt", data={"family": str(family_id)})
         else:
             if verdict == ROTATE:
-                pair = _mint(user=user, family_id=family_id, family_expires=_known_family_expiry(claims), now=now, jti=new_jti)
+                pair = _mint(
+                    user=user, family_id=family_id, family_expires=_known_family_expiry(claims), now=now, jti=new_jti,
+                    amr=_token_amr(claims),
+                )
             else:  # GRACE: the very successor the rotation issued, signed again from its row
                 family_expires = _next_family_expiry(known=_known_family_expiry(claims), refresh_expires=successor.expires_at)
+                # The presented token's amr is the one the rotation copied into the successor.
                 pair = _sign_pair(
                     user=user, family_id=family_id, family_expires=family_expires, now=successor.issued_at,
-                    refresh_jti=successor.jti,
+                    refresh_jti=successor.jti, amr=_token_amr(claims),
                 )
             audit_record(
                 action=AuditAction.TOKEN_REFRESHED, request=request, user=user, method="jwt",
@@ -382,18 +416,25 @@ class JwtCredentials:
 
     def list_for_user(self, *, user) -> list[credentials.Credential]:
         rows = JwtFamily.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=timezone.now()).values_list(
-            "pk", "user_agent", "ip_address", "created_at", "last_used_at"
+            "pk", "user_agent", "ip_address", "created_at", "last_used_at", "amr"
         )
         return [
             credentials.Credential(
                 kind=self.name, key=str(pk), device=agent, address=address or "", created_at=created, last_used_at=used,
+                amr=assurance.amr_or_password(amr),
             )
-            for pk, agent, address, created, used in rows
+            for pk, agent, address, created, used, amr in rows
         ]
 
     def current_key(self, *, request) -> str | None:
         auth = getattr(request, "auth", None)
         return str(auth["fam"]) if isinstance(auth, dict) and auth.get("fam") else None
+
+    def current_amr(self, *, request) -> tuple[str, ...] | None:
+        # The verified access token's own claim (the signature covers it): no read.
+        if self.current_key(request=request) is None:
+            return None
+        return claim_amr(request.auth)
 
     def revoke(self, *, user, key: str, request: HttpRequest | None, reason: str) -> bool:
         family = JwtFamily.objects.filter(user=user, pk=key, revoked_at__isnull=True).first()

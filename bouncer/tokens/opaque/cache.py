@@ -1,7 +1,10 @@
 """DRF token rows, with their user, in the shared cache (see bouncer.users.usercache).
 
 One entry per token digest holds the token's and its user's columns, so a
-token request costs one cache get and no query. Entries are deleted:
+token request costs one cache get and no query. The token's columns include
+its ``amr`` (how the user signed in), so ``MfaVerified`` costs nothing more;
+the key carries a fingerprint of the columns, so an entry cached before a
+column was added is a miss, never a row restored without it. Entries are deleted:
 
 - with the token row (``post_delete``: logout, password change, same-device
   replacement, admin, purge), so revocation is immediate on every node;

@@ -47,6 +47,9 @@ class DeviceToken(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     #: Coarse: written at most once per LAST_USED_RESOLUTION_SECONDS (bouncer.core.credentials).
     last_used_at = models.DateTimeField(null=True, blank=True)
+    #: How the user signed in when the token was issued (RFC 8176 values, space-separated:
+    #: bouncer/core/assurance.py). Part of the cached row, so reading it costs no query.
+    amr = models.CharField(max_length=32, default="pwd")
 
     class Meta:
         verbose_name = "DRF token"
