@@ -114,12 +114,22 @@ MANAGING_PERMISSIONS = [IsAuthenticated & OAuth2MethodScope & FactorManagingCred
 ENROLMENT_PERMISSIONS = [OAuth2MethodScope & EnrolmentCaller]
 
 
-def _enrolling(request, data) -> tuple:
-    """(user, enrolment challenge or None): the mfa_token's user, else the signed-in one."""
-    return factors.enrolment_user(request_user=request.user, mfa_token=data.validated_data.get("mfa_token"))
+def _enrolling(request, data, *, begin: bool = False) -> tuple:
+    """(user, enrolment challenge or None): the mfa_token's user, else the signed-in one.
+
+    Starting to add a factor to an account that has one needs a recent
+    step-up (of this credential): else whoever stole a token could plant a
+    passkey of their own and keep the account after the token is revoked.
+    """
+    user, enrolment = factors.enrolment_user(request_user=request.user, mfa_token=data.validated_data.get("mfa_token"))
+    if begin and enrolment is None:
+        stepup.step_up_check(request=request, user=user)
+    return user, enrolment
 
 
-def _enrolled(factor, codes) -> Response:
+def _enrolled(request, user, enrolment, factor, codes) -> Response:
+    if enrolment is None:
+        stepup.step_up_grant(request=request, user=user)
     return Response({**selectors.factor_describe(factor), "recovery_codes": codes}, status=status.HTTP_201_CREATED)
 
 
@@ -200,12 +210,12 @@ class MfaTotpSetupApi(APIView):
         request=MfaEnrolmentInput,
         responses={
             200: MfaTotpSetupOutput,
-            **_errors(e400="Field errors.", e401=_ENROL_401, e403=_REFUSED, e409="`factor_exists`: an authenticator app is set up already."),
+            **_errors(e400="Field errors.", e401=_ENROL_401, e403=f"{_STEP_UP} Or {_REFUSED}", e409="`factor_exists`: an authenticator app is set up already."),
         },
         auth=ENROLMENT_AUTH,
     )
     def post(self, request):
-        user, _ = _enrolling(request, _valid(MfaEnrolmentInput, request))
+        user, _ = _enrolling(request, _valid(MfaEnrolmentInput, request), begin=True)
         setup_id, shown = factors.totp_setup_begin(user=user)
         return Response({"setup_id": setup_id, **shown})
 
@@ -235,7 +245,7 @@ class MfaTotpConfirmApi(APIView):
         factor, codes = factors.totp_setup_confirm(
             request=request, user=user, setup_id=data.validated_data["setup_id"], code=data.validated_data["code"], enrolment=enrolment
         )
-        return _enrolled(factor, codes)
+        return _enrolled(request, user, enrolment, factor, codes)
 
 
 class MfaWebAuthnRegisterBeginApi(APIView):
@@ -251,7 +261,7 @@ class MfaWebAuthnRegisterBeginApi(APIView):
     )
     def post(self, request):
         data = _valid(MfaWebAuthnRegisterBeginInput, request)
-        user, _ = _enrolling(request, data)
+        user, _ = _enrolling(request, data, begin=True)
         registration_id, options = factors.webauthn_register_begin(user=user, passwordless=data.validated_data["passwordless"])
         return Response({"registration_id": registration_id, "options": options})
 
@@ -285,7 +295,7 @@ class MfaWebAuthnRegisterApi(APIView):
             name=data.validated_data["name"],
             enrolment=enrolment,
         )
-        return _enrolled(factor, codes)
+        return _enrolled(request, user, enrolment, factor, codes)
 
 
 class MfaRecoveryCodesApi(APIView):

@@ -68,6 +68,7 @@ def _codes_page(request: HttpRequest, *, codes, heading: str, intro: str = "") -
 
 
 def _added(request: HttpRequest, *, codes, what: str) -> HttpResponse:
+    stepup.step_up_grant(request=request, user=request.user)
     if codes:
         return _codes_page(request, codes=codes, heading=f"{what} is set up", intro="Sign-ins now ask for your second factor.")
     messages.success(request, f"{what} is set up.")
@@ -90,6 +91,8 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
     user = request.user
+    if request.method != "POST" and not stepup.step_up_recent_or_needless(request=request, user=user):
+        return browser.step_up_redirect(request, next_url=request.get_full_path())
     error, status, setup_id = "", 200, None
     if request.method == "POST":
         form = TotpConfirmForm(request.POST)
@@ -123,6 +126,9 @@ def key_add(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
     user = request.user
+    if request.method != "POST" and not stepup.step_up_recent_or_needless(request=request, user=user):
+        # Adding a key to an account that has a factor: prove one first (a stolen session cannot plant a passkey).
+        return browser.step_up_redirect(request, next_url=request.get_full_path())
     passkey = (request.POST if request.method == "POST" else request.GET).get("kind") == "passkey" and settings.BOUNCER_MFA["PASSKEY_LOGIN"]
     error, status = "", 200
     if request.method == "POST":

@@ -81,6 +81,17 @@ def step_up(*, request: HttpRequest, user, code=None, credential=None, step_up_i
     return settings.BOUNCER_MFA["STEP_UP_SECONDS"]
 
 
+def step_up_grant(*, request: HttpRequest, user) -> None:
+    """The credential that just set up a factor counts as stepped up (it proved the new factor).
+
+    So the user can add a backup key right after the first one; no audit row
+    of its own (the enrolment has one).
+    """
+    current = credentials.credential_current_id(request=request)
+    if current is not None:
+        StepUp.objects.update_or_create(user=user, credential=current, defaults={"at": timezone.now()})
+
+
 def step_up_recent(*, request: HttpRequest, user) -> bool:
     current = credentials.credential_current_id(request=request)
     if current is None:
@@ -89,7 +100,12 @@ def step_up_recent(*, request: HttpRequest, user) -> bool:
     return StepUp.objects.filter(user=user, credential=current, at__gte=since).exists()
 
 
+def step_up_recent_or_needless(*, request: HttpRequest, user) -> bool:
+    """True when a sensitive action may go ahead: no factor to step up with, or a recent step-up."""
+    return not user.mfa_enabled or step_up_recent(request=request, user=user)
+
+
 def step_up_check(*, request: HttpRequest, user) -> None:
     """Refuse (403 ``step_up_required``) a sensitive action of a user with a factor who has not stepped up lately."""
-    if user.mfa_enabled and not step_up_recent(request=request, user=user):
+    if not step_up_recent_or_needless(request=request, user=user):
         raise StepUpRequired()

@@ -49,9 +49,13 @@ def audit_count(action, user) -> int:
 
 
 def with_app(way, user, clock):
-    """A client signed in with ``way`` that set up an authenticator app; time moved to the next window."""
+    """A client signed in with ``way`` that set up an authenticator app, time moved to the next window,
+    and without the step-up the enrolment granted (``test_a_credential_that_sets_up_a_factor_is_stepped_up``)."""
+    from bouncer.multifactor.models import StepUp
+
     client = sign_in(way, user)
     app, enrolled = enrol_totp(client)
+    StepUp.objects.filter(user=user).delete()
     clock.shift(30)
     return client, app, enrolled
 
@@ -166,8 +170,8 @@ def test_the_same_credential_after_the_window_must_step_up_again(alice, clock):
     assert step_up(client, app.now()).status_code == 200
     clock.shift(settings.BOUNCER_MFA["STEP_UP_SECONDS"] - 1)
     key = SoftKey()
-    enrol_key(client, key)  # enrolling needs no step-up
-    clock.shift(2)
+    enrol_key(client, key)  # inside the window; setting up a key is a proof too: the window starts again
+    clock.shift(settings.BOUNCER_MFA["STEP_UP_SECONDS"] + 1)
     refused = client.delete(f"{MFA}factors/{enrolled['id']}/")
     assert refused.status_code == 403 and refused.json()["code"] == "step_up_required"
     assert step_up_with_key(client, key).status_code == 200
@@ -338,3 +342,31 @@ def test_the_admin_password_change_page_needs_a_step_up(db, clock):
     assert browser.post(f"{MFA}step-up/", json.dumps({"code": app.now()}), content_type="application/json").status_code == 200
     done = browser.post("/admin/password_change/", form)
     assert done.status_code == 302 and password_still(root, NEW_PASSWORD)
+
+
+# --- adding a factor to an account that has one ---------------------------------------
+
+
+def test_a_stolen_credential_cannot_add_its_own_factor_without_a_step_up(alice, way, clock):
+    """A thief with the user's token (or session) must not plant a passkey or a second TOTP app for later."""
+    from allauth.mfa.models import Authenticator
+
+    from tests.multifactor.softkey import SoftKey
+
+    client, app, _ = with_app(way, alice, clock)
+    before = Authenticator.objects.filter(user=alice).count()
+    refused = client.post(f"{MFA}webauthn/register/begin/", {"passwordless": True}, format="json")
+    assert refused.status_code == 403 and refused.json()["code"] == "step_up_required"
+    assert Authenticator.objects.filter(user=alice).count() == before
+    assert client.post(f"{MFA}step-up/", {"code": app.now()}, format="json").status_code == 200
+    enrol_key(client, SoftKey(), passwordless=True)
+    assert Authenticator.objects.filter(user=alice).count() == before + 1
+
+
+def test_a_credential_that_sets_up_a_factor_is_stepped_up(alice, way):
+    """The first factor needs no step-up (nothing to step up with), and a backup key may follow at once."""
+    from tests.multifactor.softkey import SoftKey
+
+    client = sign_in(way, alice)
+    enrol_totp(client)
+    assert enrol_key(client, SoftKey(), name="Backup")["name"] == "Backup"
