@@ -73,6 +73,46 @@ class TokenChain:
         return json.dumps({self.field: token}, separators=(",", ":"))
 
 
+@dataclass(eq=False)
+class BodyPool:
+    """Single-use request bodies made anew for every run: each is sent once, and the answers give none back.
+
+    For a request that spends something no answer replaces (a sign-in's
+    second step: an ``mfa_token`` and a TOTP code never used before).
+    ``fill(size)`` makes the material for ``size`` bodies; ``run.py`` calls it
+    before waiting for the servers to be idle, so its cost is never charged
+    to a measured run. ``render(items)`` turns it into the bodies right
+    before wrk starts (a TOTP code must be of the current time step, and may
+    wait for the next one). wrk (``wrk/request.lua``) deals them out to its
+    threads; when a thread runs out it sends ``{}``, answered 400: an error,
+    so a pool too small for the run shows. ``size`` grows after a run that
+    used most of it.
+    """
+
+    fill: Callable[[int], list[Any]]
+    render: Callable[[list[Any]], list[str]]
+    size: int
+    items: list[Any] = field(default_factory=list)
+
+    def top_up(self) -> int:
+        """Make the items for the next run (once per run); returns how many were made."""
+        if self.items:
+            return 0
+        self.items = self.fill(self.size)
+        return len(self.items)
+
+    def take(self) -> list[str]:
+        """Every body of the items made (they are spent: the next run makes new ones)."""
+        self.top_up()
+        items, self.items = self.items, []
+        return self.render(items)
+
+    def used(self, given: int, left: int) -> None:
+        """After a run: grow the pool when the run came within a third of its end."""
+        if left < given / 3:
+            self.size = max(self.size, 2 * (given - left))
+
+
 @dataclass(frozen=True)
 class Request:
     """One request, as wrk will repeat it (also sent once by ``Client.send`` to check it)."""
@@ -87,6 +127,8 @@ class Request:
     expect_body: str = ""
     #: Set when each request spends a single-use token from the body (``body`` is then ignored).
     chain: TokenChain | None = field(default=None, compare=False)
+    #: Set when each request sends a single-use body of its own (``body`` is then ignored).
+    pool: BodyPool | None = field(default=None, compare=False)
 
 
 def json_post(path: str, data: dict[str, Any], *, expect_status: int = 200, expect_body: str = "") -> Request:
@@ -101,12 +143,17 @@ def json_post(path: str, data: dict[str, Any], *, expect_status: int = 200, expe
 
 
 class Client:
-    """Talks to one server on 127.0.0.1; ``setup`` holds what the server's setup printed."""
+    """Talks to one server on 127.0.0.1; ``setup`` holds what the server's setup printed.
 
-    def __init__(self, *, port: int, setup: dict[str, Any]) -> None:
+    ``manage`` runs ``manage.py`` with the server's environment (its database
+    and Redis), for a scenario that prepares rows in bulk (``BodyPool.fill``).
+    """
+
+    def __init__(self, *, port: int, setup: dict[str, Any], manage: Callable[..., str] | None = None) -> None:
         self.port = port
         self.setup = setup
         self.base_url = f"http://{LOOPBACK}:{port}"
+        self.manage = manage
 
     def send(self, request: Request, *, timeout: float = 30.0) -> Response:
         raw = urllib.request.Request(
@@ -124,12 +171,15 @@ class Client:
     def check(self, request: Request) -> Response:
         """Send ``request`` once; raise unless it gets the expected status and body.
 
-        A chained request spends one of its tokens and keeps the one answered.
+        A chained request spends one of its tokens and keeps the one answered; a
+        pooled one sends the first body of a new pool (the rest are dropped).
         """
         chain = request.chain
         if chain is not None:
             chain.top_up(1)
             request = dataclasses.replace(request, body=chain.body(chain.tokens.pop(0)), chain=None)
+        if request.pool is not None:
+            request = dataclasses.replace(request, body=request.pool.take()[0], pool=None)
         response = self.send(request)
         if response.status != request.expect_status or request.expect_body.encode() not in response.body:
             raise RuntimeError(

@@ -541,11 +541,23 @@ def run_wrk(wrk: str, url: str, request: Request, *, duration: int, args: argpar
             BENCH_CHAIN_TOKENS="\n".join(request.chain.tokens),
             BENCH_THREADS=str(args.wrk_threads),
         )
+    pool_file = None
+    if request.pool is not None:
+        bodies = request.pool.take()
+        # A file, not the environment: thousands of bodies exceed one variable's limit (128 KiB).
+        with tempfile.NamedTemporaryFile("w", prefix="bench-pool-", suffix=".txt", delete=False) as handle:
+            handle.write("\n".join(bodies) + "\n")
+            pool_file = handle.name
+        env.update(BENCH_POOL_FILE=pool_file, BENCH_THREADS=str(args.wrk_threads))
     command = [
         wrk, f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{duration}s",
         "--timeout", f"{args.timeout}s", "--latency", "-s", str(LUA), url + request.path,
     ]  # fmt: skip
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration + args.timeout + 30)
+    try:
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration + args.timeout + 30)
+    finally:
+        if pool_file is not None:
+            os.unlink(pool_file)
     if result.returncode != 0:
         raise BenchError(f"wrk failed ({result.returncode}): {result.stderr or result.stdout}")
     raw = parse_marker(result.stdout, "BENCH_RESULT")
@@ -560,6 +572,10 @@ def run_wrk(wrk: str, url: str, request: Request, *, duration: int, args: argpar
         # The tokens wrk did not spend; those spent by requests still in flight are lost.
         request.chain.tokens = line.split()[1:]
         chain = {"chain_tokens_given": given, "chain_tokens_back": len(request.chain.tokens)}
+    if request.pool is not None:
+        left = int(parse_marker(result.stdout, "BENCH_POOL")["left"])
+        request.pool.used(len(bodies), left)
+        chain = {"pool_bodies_given": len(bodies), "pool_bodies_left": left}
     return {
         **chain,
         "requests": raw["requests"],
@@ -578,11 +594,14 @@ def run_wrk(wrk: str, url: str, request: Request, *, duration: int, args: argpar
 
 
 def top_up(request: Request, args: argparse.Namespace) -> int:
-    """A chained request: sign in again for the tokens lost in flight at the end of the last run.
+    """A chained request: sign in again for the tokens lost in flight at the end of the last run;
+    a pooled one: make the next run's bodies.
 
     Done before waiting for the servers to be idle, so these sign-ins (Argon2id)
-    are never charged to a measured run. Returns the sign-ins added.
+    or rows are never charged to a measured run. Returns the sign-ins (items) added.
     """
+    if request.pool is not None:
+        return request.pool.top_up()
     if request.chain is None:
         return 0
     return request.chain.top_up(args.connections + args.wrk_threads)
@@ -765,7 +784,7 @@ def main(argv: list[str] | None = None) -> int:
         requests = {}
         for scenario in scenarios:
             server = servers[scenario.server]
-            client = Client(port=server.port, setup=server.setup)
+            client = Client(port=server.port, setup=server.setup, manage=server.manage)
             requests[scenario.name] = scenario.prepare(client)
             client.check(requests[scenario.name])
             top_up(requests[scenario.name], args)
@@ -805,6 +824,8 @@ def main(argv: list[str] | None = None) -> int:
                 run["idle_wait_s"] = round(waited, 2)
                 if requests[scenario.name].chain is not None:
                     run["chain_sign_ins_added"] = refilled
+                if requests[scenario.name].pool is not None:
+                    run["pool_items_made"] = refilled
                 run["cpu"] = meter.as_dict()
                 all_runs[scenario.name].append(run)
                 print(

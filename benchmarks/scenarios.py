@@ -11,13 +11,18 @@ sets one. ``run.py`` runs the scenarios in this order, round after round.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
 import re
+import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from benchmarks.client import Client, Request, TokenChain, json_post
+from benchmarks.client import BodyPool, Client, Request, TokenChain, json_post
 
 PASSWORD = "bench-Correct-Horse-2718"
 PROFILE = "/api/accounts/profile/"
@@ -26,6 +31,7 @@ LOGIN = "/api/accounts/login/"
 TOKEN_LOGIN = "/api/auth-token/"
 JWT_OBTAIN = "/api/token/"
 JWT_REFRESH = "/api/token/refresh/"
+MFA_AUTHENTICATE = "/api/auth/mfa/authenticate/"
 OAUTH_TOKEN = "/o/token/"
 OAUTH_INTROSPECT = "/o/introspect/"
 #: Benchmark-only OAuth2 client secrets; the clients are ``<user>-password`` and
@@ -255,12 +261,80 @@ SESSIONS_SEED = (
 )
 
 
+# --- multi-factor sign-in -------------------------------------------------------
+#
+# The second step spends what nothing gives back: an ``mfa_token`` (single use)
+# and a TOTP code (a user's code is accepted once per 30 s step, and never one
+# older than the last). So ``mfa_authenticate`` sends each body once, from a
+# pool made anew for every run (``BodyPool``): one body per user of a pool of
+# users with TOTP factors, all the users' codes of one step, each run in a later
+# step than the one before (the codes of a step stay valid for the step on
+# either side: the tolerance in config/settings/mfa.py). The mfa_tokens are
+# made as the first step makes them (``challenge_create``, the row
+# ``mfa_signin_challenge`` stores for a JWT sign-in), in bulk by ``manage.py
+# shell``: the first step itself, an Argon2id sign-in, is what ``jwt_obtain``
+# measures. The pool's users have no usable password (none is ever checked).
+
+TOTP_PERIOD = 30
+MFA_USER = "bench_mfa"
+MFA_POOL_PREFIX = "bench_mfa_pool_"
+MFA_POOL_SIZE = 3000
+
+
+def totp_secret(username: str) -> str:
+    """A benchmark user's TOTP secret (base32, 20 bytes), derived from its name on both sides."""
+    return base64.b32encode(hashlib.sha256(f"bench-totp:{username}".encode()).digest()[:20]).decode()
+
+
+def totp_code(secret: str, step: int) -> str:
+    """RFC 6238 (HMAC-SHA1, 6 digits), with the standard library only."""
+    digest = hmac.new(base64.b32decode(secret), struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return f"{(struct.unpack('>I', digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+def totp_user_setup(prefix_or_name: str, count: int | None = None, *, password: str | None = PASSWORD) -> str:
+    """Shell code: users (one named, or ``count`` numbered) with a confirmed TOTP factor of the derived secret."""
+    names = f"[{prefix_or_name!r} + f'{{i:05d}}' for i in range({count})]" if count is not None else f"[{prefix_or_name!r}]"
+    return (
+        "import base64, hashlib\n"
+        "from django.db import transaction\n"
+        "from allauth.mfa.models import Authenticator\n"
+        "from bouncer.multifactor.totp import totp_activate\n"
+        "from bouncer.users.models import User\n"
+        f"names = {names}\n"
+        "have = set(User.objects.filter(username__in=names, authenticator__type='totp').values_list('username', flat=True))\n"
+        "with transaction.atomic():\n"
+        "    for name in names:\n"
+        "        if name in have:\n"
+        "            continue\n"
+        "        user = User.objects.filter(username=name).first() or User.objects.create_user(\n"
+        f"            name, name + '@example.com', {password!r})\n"
+        "        secret = base64.b32encode(hashlib.sha256(f'bench-totp:{name}'.encode()).digest()[:20]).decode()\n"
+        "        totp_activate(user=user, secret=secret, step=0)\n"
+    )
+
+
+def mfa_pool_fill_code(count: int) -> str:
+    """Shell code: ``count`` pool users, and a new second-step challenge (an mfa_token) for each."""
+    return totp_user_setup(MFA_POOL_PREFIX, count, password=None) + (
+        "import json\n"
+        "from bouncer.multifactor.models import ChallengePurpose\n"
+        "from bouncer.multifactor.services import challenge_create\n"
+        "users = User.objects.filter(username__in=names).order_by('username')\n"
+        "with transaction.atomic():\n"
+        "    pool = [[user.username, challenge_create(user=user, purpose=ChallengePurpose.SIGNIN, method='jwt', issue='jwt',\n"
+        "             data={'options': {'cookie': False}, 'amr': ['pwd']})[0]] for user in users]\n"
+        "print('BENCH_POOL ' + json.dumps(pool))\n"
+    )
+
+
 SERVERS = [
     Server(
         name="bouncer",
         settings="config.settings.base",
         description="Bouncer as configured: Argon2id, cached_db sessions in Redis, hashed DRF tokens",
-        setup=SESSIONS_SEED + user_setup("bench", oauth_clients=True),
+        setup=SESSIONS_SEED + totp_user_setup(MFA_USER) + user_setup("bench", oauth_clients=True),
         check_setup=check_bouncer_with_clients,
     ),
     Server(
@@ -403,6 +477,55 @@ def oauth_introspect(client: Client) -> Request:
         expect_body='"active": true',
     )
 
+def _marker(output: str, marker: str):
+    for line in output.splitlines():
+        if line.startswith(marker + " "):
+            return json.loads(line[len(marker) + 1 :])
+    raise RuntimeError(f"no {marker} line in the output:\n{output[-2000:]}")
+
+
+def mfa_second_step(client: Client, username: str, step: int | None = None) -> dict[str, str]:
+    """A JWT sign-in through the second step: the first step's 401 mfa_token, then a TOTP code."""
+    first = client.send(json_post(JWT_OBTAIN, {"username": username, "password": PASSWORD}))
+    if first.status != 401 or first.json().get("code") != "mfa_required":
+        raise RuntimeError(f"{JWT_OBTAIN} for {username} answered {first.status}: {first.body[:300]!r}")
+    code = totp_code(totp_secret(username), step if step is not None else int(time.time()) // TOTP_PERIOD)
+    body = {"mfa_token": first.json()["mfa_token"], "code": code}
+    return client.check(json_post(MFA_AUTHENTICATE, body, expect_body='"refresh"')).json()
+
+
+def profile_with_mfa_jwt(client: Client) -> Request:
+    """The profile with the access JWT of a sign-in that proved a second factor (amr and acr claims)."""
+    access = mfa_second_step(client, MFA_USER)["access"]
+    return Request(PROFILE, headers={"Authorization": f"Bearer {access}"}, expect_body=MFA_USER)
+
+
+def mfa_authenticate(client: Client) -> Request:
+    """``POST /api/auth/mfa/authenticate/`` with an mfa_token and a TOTP code, completing into a JWT pair."""
+    if client.manage is None:
+        raise RuntimeError("mfa_authenticate needs manage.py access to the server (benchmarks/run.py gives it)")
+    last_step = [-1]
+
+    def fill(size: int) -> list[list[str]]:
+        return _marker(client.manage("shell", "-c", mfa_pool_fill_code(size)), "BENCH_POOL")
+
+    def render(items: list[list[str]]) -> list[str]:
+        # Each user's code must be of a step after the last one it used: the step after the
+        # previous run's, at the earliest. A code is accepted during its step and the ones on
+        # either side, so the code of the next step is valid now; any later one means a wait.
+        now = int(time.time()) // TOTP_PERIOD
+        step = max(now, last_step[0] + 1)
+        while int(time.time()) // TOTP_PERIOD < step - 1:
+            time.sleep(0.2)
+        last_step[0] = step
+        return [json.dumps({"mfa_token": token, "code": totp_code(totp_secret(name), step)}, separators=(",", ":")) for name, token in items]
+
+    return Request(
+        MFA_AUTHENTICATE, method="POST", headers={"Content-Type": "application/json"}, expect_body='"refresh"',
+        pool=BodyPool(fill=fill, render=render, size=MFA_POOL_SIZE),
+    )
+
+
 def sessions_list(client: Client) -> Request:
     """The first page of a user's 1,000 live credentials, asked with a DRF token of theirs."""
     body = {"username": SESSIONS_USER, "password": PASSWORD, "device_name": "bench"}
@@ -468,6 +591,13 @@ SCENARIOS = [
         group="jwt",
     ),
     Scenario(
+        name="profile_jwt_mfa",
+        server="bouncer",
+        description="GET profile, Authorization: Bearer (access JWT of an MFA sign-in: amr, acr)",
+        prepare=profile_with_mfa_jwt,
+        group="jwt",
+    ),
+    Scenario(
         name="jwt_obtain",
         server="bouncer",
         description="POST /api/token/: Argon2id, a new sign-in, access + refresh",
@@ -480,6 +610,13 @@ SCENARIOS = [
         description="POST /api/token/refresh/: rotation, chained",
         prepare=jwt_refresh,
         group="jwt",
+    ),
+    Scenario(
+        name="mfa_authenticate",
+        server="bouncer",
+        description="POST /api/auth/mfa/authenticate/: mfa_token + TOTP code, completing into a JWT pair",
+        prepare=mfa_authenticate,
+        group="mfa",
     ),
     Scenario(
         name="profile_oauth2",

@@ -72,6 +72,46 @@ if chain_field ~= "" then
   end
 end
 
+-- Pool mode (single-use bodies no answer replaces: a sign-in's second step), when BENCH_POOL_FILE is set:
+--   BENCH_POOL_FILE  one request body per line, dealt round-robin to the wrk threads
+--   BENCH_THREADS    number of wrk threads (-t)
+-- Each body is sent once; a thread that runs out sends "{}" (answered 400: an error).
+-- At the end the number of bodies never sent is printed (BENCH_POOL line).
+local pool_file = os.getenv("BENCH_POOL_FILE") or ""
+if pool_file ~= "" then
+  threads = {}
+  setup = function(thread)
+    table.insert(threads, thread)
+    thread:set("thread_number", #threads)
+  end
+
+  bodies, next_body, last_body = {}, 1, 0
+
+  init = function(args)
+    local count = tonumber(os.getenv("BENCH_THREADS")) or 1
+    local i = 0
+    for line in io.lines(pool_file) do
+      if line ~= "" then
+        if i % count == thread_number - 1 then
+          last_body = last_body + 1
+          bodies[last_body] = line
+        end
+        i = i + 1
+      end
+    end
+  end
+
+  request = function()
+    local body = "{}"
+    if next_body <= last_body then
+      body = bodies[next_body]
+      bodies[next_body] = nil
+      next_body = next_body + 1
+    end
+    return wrk.format(nil, nil, nil, body)
+  end
+end
+
 -- One machine-readable line for run.py; latencies in microseconds.
 -- errors.status counts answers with a status >= 400.
 done = function(summary, latency, requests)
@@ -83,7 +123,13 @@ done = function(summary, latency, requests)
     summary.requests, summary.duration, summary.bytes,
     e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
-  if threads then
+  if threads and pool_file ~= "" then
+    local left = 0
+    for _, thread in ipairs(threads) do
+      left = left + math.max(0, thread:get("last_body") - thread:get("next_body") + 1)
+    end
+    io.write(string.format('BENCH_POOL {"left": %d}\n', left))
+  elseif threads then
     local left = {}
     for _, thread in ipairs(threads) do
       local q, h, t = thread:get("queue"), thread:get("head"), thread:get("tail")
