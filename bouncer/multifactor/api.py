@@ -21,7 +21,6 @@ from bouncer.multifactor.serializers import (
     MfaFactorOutput,
     MfaFactorRenameInput,
     MfaRecoveryCodesOutput,
-    MfaRequiredOutput,
     MfaStepUpInput,
     MfaStepUpOutput,
     MfaStepUpWebAuthnOutput,
@@ -35,8 +34,6 @@ from bouncer.multifactor.serializers import (
     PasskeySigninInput,
 )
 from bouncer.users.signin import signin_entry_point, signin_finish, signin_issue
-
-MFA_REQUIRED_RESPONSE = OpenApiResponse(MfaRequiredOutput, description="A second factor is owed: `mfa_required` or `mfa_enrolment_required`.")
 
 
 @signin_entry_point("mfa")

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from bouncer.core.permissions import OAuth2MethodScope, SameOriginOrNonBrowser
 from bouncer.core.throttling import RegisterThrottle
+from bouncer.multifactor.schema import MFA_REQUIRED_RESPONSE
 from bouncer.users import selectors, services
 from bouncer.users.email.selectors import email_verification_mode
 from bouncer.users.models import User
@@ -97,7 +98,7 @@ class SessionLoginApi(APIView):
     authentication_classes: list = []
     permission_classes = [SameOriginOrNonBrowser]
 
-    @extend_schema(request=SessionLoginInput, responses={200: MessageOutput, 400: INVALID_CREDENTIALS}, auth=[])
+    @extend_schema(request=SessionLoginInput, responses={200: MessageOutput, 400: INVALID_CREDENTIALS, 401: MFA_REQUIRED_RESPONSE}, auth=[])
     def post(self, request):
         data = SessionLoginInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bouncer.core.permissions import SameOriginOrNonBrowser
+from bouncer.multifactor.schema import MFA_REQUIRED_RESPONSE
 from bouncer.tokens.opaque import services
 from bouncer.tokens.opaque.authentication import OpaqueTokenAuthentication
 from bouncer.tokens.opaque.models import DeviceToken
@@ -29,7 +30,7 @@ class TokenLoginApi(APIView):
     authentication_classes: list = []
     permission_classes = [SameOriginOrNonBrowser]
 
-    @extend_schema(request=TokenLoginInput, responses={200: TokenLoginOutput, 400: INVALID_CREDENTIALS}, auth=[])
+    @extend_schema(request=TokenLoginInput, responses={200: TokenLoginOutput, 400: INVALID_CREDENTIALS, 401: MFA_REQUIRED_RESPONSE}, auth=[])
     def post(self, request):
         data = TokenLoginInput(data=request.data)
         data.is_valid(raise_exception=True)
