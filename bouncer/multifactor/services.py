@@ -262,6 +262,9 @@ def mfa_authenticate(*, request: HttpRequest | None, raw, code=None, credential=
             raise
     with transaction.atomic():
         challenge_spend(row)
+    if row.purpose == ChallengePurpose.ENROL:
+        # The sign-in is complete now (factor_verify clears the count for a code step).
+        lockout_reset(username=user.get_username())
     return SecondStep(
         user=user, method=row.method, issue=row.issue, options=row.data.get("options", {}), amr=assurance.amr_add_second(first, second)
     )
