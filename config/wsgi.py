@@ -27,3 +27,9 @@ def _posture_refuse() -> None:
 
 
 _posture_refuse()
+
+# Refuse to serve without signing keys (the settings load without them so that
+# the key commands can run first): gunicorn fails to boot with the reason.
+from bouncer.core.serving import serving_keys_require  # noqa: E402
+
+serving_keys_require()

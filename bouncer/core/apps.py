@@ -7,4 +7,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Bouncer core"
 
     def ready(self):
-        from bouncer.core import checks  # noqa: F401  (registers the posture check)
+        from bouncer.core import (
+            checks,  # noqa: F401  (registers the posture check)
+            serving,  # noqa: F401  (registers the signing-key deploy check)
+        )

@@ -7,7 +7,10 @@ Read once, when the settings load (django-oauth-toolkit takes the keys as the
 2. the key-ring file ``BOUNCER_OIDC_KEYS_FILE`` (JSON ``[{"kid", "pem"}]``,
    current key first), written by ``manage.py oidc_rotate_keys``. In
    development a missing ring is created on first start; in production it is
-   an error, never a silently invented key (each node would sign with its own).
+   never silently invented (each node would sign with its own): the settings
+   still load without it, so ``migrate`` and ``oidc_rotate_keys`` can run
+   first, and ``oidc_keys_require`` (called by config/wsgi.py, and the deploy
+   check) refuses to serve without it.
 
 The ``kid`` is the RFC 7638 thumbprint, which is what django-oauth-toolkit puts
 in the id_token header and the JWKS. This module is imported by
@@ -61,7 +64,8 @@ def oidc_ring_rotate(path: Path, *, keep: int = KEEP_PREVIOUS) -> dict:
 
 
 def oidc_signing_pems(*, private_key: str, keys_file: str, production: bool) -> list[str]:
-    """PEMs, current first. Validates each so a bad key fails start-up."""
+    """PEMs, current first (none in production before a ring exists).
+    Validates each so a bad key fails start-up."""
     if private_key:
         oidc_key_id(private_key)
         return [private_key]
@@ -69,11 +73,18 @@ def oidc_signing_pems(*, private_key: str, keys_file: str, production: bool) -> 
     entries = key_ring_file_read(path)
     if not entries:
         if production:
-            raise ImproperlyConfigured(
-                "No OIDC signing key: set BOUNCER_OIDC_PRIVATE_KEY(_FILE) or run manage.py oidc_rotate_keys"
-            )
+            return []  # refused when serving: oidc_keys_require()
         entries = [oidc_ring_entry_new()]
         key_ring_file_write(path, entries)
     for entry in entries:
         oidc_key_id(entry["pem"])
     return [entry["pem"] for entry in entries]
+
+
+NO_KEY_MESSAGE = "No OIDC signing key: set BOUNCER_OIDC_PRIVATE_KEY(_FILE) or run manage.py oidc_rotate_keys"
+
+
+def oidc_keys_require(oauth2_provider: dict) -> None:
+    """Refuse to serve without an id_token signing key (the settings load without one)."""
+    if not oauth2_provider.get("OIDC_RSA_PRIVATE_KEY"):
+        raise ImproperlyConfigured(NO_KEY_MESSAGE)

@@ -67,7 +67,9 @@ OAUTH2_PROVIDER = {
     # OpenID Connect: RS256 id_tokens signed by the key ring (current first).
     "OIDC_ENABLED": True,
     "OIDC_ISS_ENDPOINT": env.OIDC_ISSUER,
-    "OIDC_RSA_PRIVATE_KEY": _OIDC_PEMS[0],
+    # Empty in production until oidc_rotate_keys has run: config/wsgi.py and
+    # `check --deploy` refuse that (bouncer.oauth.keys.oidc_keys_require).
+    "OIDC_RSA_PRIVATE_KEY": _OIDC_PEMS[0] if _OIDC_PEMS else "",
     "OIDC_RSA_PRIVATE_KEYS_INACTIVE": _OIDC_PEMS[1:],
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,

@@ -7,7 +7,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def env_names():
-    source = (ROOT / "config/settings/env.py").read_text()
+    """Every variable read by the settings (config/settings/env.py) or by gunicorn.conf.py."""
+    source = (ROOT / "config/settings/env.py").read_text() + (ROOT / "gunicorn.conf.py").read_text()
     return set(re.findall(r'env_(?:str|bool|int|list|choice)\(\s*"([A-Z0-9_]+)"', source))
 
 

@@ -19,6 +19,17 @@ def run(args, env_overrides, tmp_path):
 
 
 OIDC_PEM = None
+JWT_PEM = None
+
+
+def jwt_pem() -> str:
+    """One ES256 key for the whole module: production refuses to invent one."""
+    global JWT_PEM
+    if JWT_PEM is None:
+        from bouncer.tokens.jwt.keys import new_ring_entry
+
+        JWT_PEM = new_ring_entry("ES256")["pem"]
+    return JWT_PEM
 
 
 def oidc_pem() -> str:
@@ -37,6 +48,7 @@ def production(**extra):
         "SECRET_KEY": PROD_SECRET,
         "ALLOWED_HOSTS": "auth.example.com",
         "BOUNCER_OIDC_PRIVATE_KEY": oidc_pem(),
+        "BOUNCER_JWT_PRIVATE_KEY": jwt_pem(),
         **extra,
     }
 
@@ -146,11 +158,16 @@ def test_demo_users_created_once_in_development_with_credentials_printed(tmp_pat
 
 
 def test_production_without_oidc_key_refuses_to_start(tmp_path):
+    # The settings load (so manage.py oidc_rotate_keys can create the key), but
+    # the deploy check and a serving process refuse, and no key is invented.
     env = production()
     env.pop("BOUNCER_OIDC_PRIVATE_KEY")
-    result = run(["manage.py", "check"], env, tmp_path)
+    result = run(["manage.py", "check", "--deploy"], env, tmp_path)
     assert result.returncode != 0
-    assert "OIDC" in result.stderr
+    assert "(bouncer.E020) No OIDC signing key" in result.stderr
+    served = run(["-c", "import config.wsgi"], env, tmp_path)
+    assert served.returncode != 0
+    assert "No OIDC signing key" in served.stderr
     assert not (tmp_path / "oidc_keys.json").exists()
 
 
