@@ -11,14 +11,16 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+import bouncer
+
 logger = logging.getLogger(__name__)
 
 
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """The process is up and answering."""
-    return JsonResponse({"status": "ok"})
+    """The process is up and answering, and which release it runs."""
+    return JsonResponse({"status": "ok", "version": bouncer.__version__})
 
 
 def _database_ok() -> bool:
