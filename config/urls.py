@@ -9,6 +9,7 @@ from bouncer.tokens.jwt.api import jwks_view
 from bouncer.users import views as users_views
 
 urlpatterns = [
+    path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     # The admin's login and password-change pages through the sign-in flow

@@ -1,4 +1,4 @@
-"""Operational endpoints: liveness and readiness probes (plain Django, no DRF)."""
+"""The home page and the operational endpoints: liveness and readiness probes (plain Django, no DRF)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,27 @@ import uuid
 
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
+
+import bouncer
 
 logger = logging.getLogger(__name__)
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    """The root URL: where to sign in and where the API is described (not a debug 404)."""
+    return render(request, "bouncer/home.html", {"version": bouncer.__version__})
 
 
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """The process is up and answering."""
-    return JsonResponse({"status": "ok"})
+    """The process is up and answering, and which release it runs."""
+    return JsonResponse({"status": "ok", "version": bouncer.__version__})
 
 
 def _database_ok() -> bool:

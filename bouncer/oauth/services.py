@@ -80,8 +80,12 @@ def oauth_client_create(
     skip_authorization: bool = False,
     openid: bool = True,
     user=None,
+    client_id: str | None = None,
 ):
-    """Register an application; returns it and its secret (shown once, stored hashed)."""
+    """Register an application; returns it and its secret (shown once, stored hashed).
+
+    ``client_id`` is generated unless given (the demo client has a fixed one).
+    """
     secret = generate_client_secret() if client_type == AbstractApplication.CLIENT_CONFIDENTIAL else ""
     application = get_application_model()(
         name=name,
@@ -95,7 +99,9 @@ def oauth_client_create(
         hash_client_secret=True,
         user=user,
     )
-    application.full_clean(exclude=["client_id"])
+    if client_id is not None:
+        application.client_id = client_id
+    application.full_clean(exclude=None if client_id is not None else ["client_id"])
     oauth_client_check(application=application)
     application.save()
     return application, secret

@@ -1,5 +1,6 @@
 """Django REST framework: the authentication order lives here and only here."""
 
+import bouncer
 from config.settings import env
 
 REST_FRAMEWORK = {
@@ -48,7 +49,7 @@ SPECTACULAR_SETTINGS = {
         "Self-hostable authentication server for Django REST Framework APIs. "
         "Every endpoint lists the credential types it accepts."
     ),
-    "VERSION": "0.1.0",
+    "VERSION": bouncer.__version__,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -3,11 +3,13 @@ from unittest import mock
 import pytest
 import yaml
 
+import bouncer
+
 
 def test_healthz(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "version": bouncer.__version__}
 
 
 @pytest.mark.django_db

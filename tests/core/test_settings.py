@@ -135,8 +135,12 @@ def test_demo_users_are_never_created_in_production_mode(tmp_path):
     result = run(["manage.py", "bouncer_demo"], env, tmp_path)
     assert result.returncode != 0
     assert "production" in result.stderr
-    count = run(["manage.py", "shell", "-v", "0", "-c", "from bouncer.users.models import User; print(User.objects.count())"], env, tmp_path)
-    assert count.stdout.strip() == "0"
+    count = run(
+        ["manage.py", "shell", "-v", "0", "-c",
+         "from bouncer.users.models import User; from oauth2_provider.models import get_application_model as m; print(User.objects.count(), m().objects.count())"],
+        env, tmp_path,
+    )
+    assert count.stdout.split() == ["0", "0"]  # no demo user, no demo OAuth client
     assert not (tmp_path / "demo-credentials.json").exists()
 
 
@@ -147,6 +151,7 @@ def test_demo_users_created_once_in_development_with_credentials_printed(tmp_pat
     second = run(["manage.py", "bouncer_demo"], env, tmp_path)
     assert first.returncode == 0, first.stderr
     assert "username=demo " in first.stdout and "username=demo-staff" in first.stdout
+    assert "client_id=bouncer-demo  redirect_uri=http://127.0.0.1:8000/" in first.stdout
     assert first.stdout == second.stdout  # same passwords printed again, no new users
     password = first.stdout.split("username=demo  password=")[1].split()[0]
     check = run(
