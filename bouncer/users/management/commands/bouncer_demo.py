@@ -3,9 +3,8 @@
 Development only: in production mode (BOUNCER_ENV=production) it refuses and
 creates nothing. Passwords are random, made on first start and kept in the
 git-ignored local directory so later starts can print them again. The demo
-OAuth client is public (no secret to keep): authorization code with PKCE and
-OpenID Connect, redirecting to the dev server's own home page, so the flow can
-be tried with a browser and curl alone. Reruns leave everything as it is.
+OAuth client comes from the oauth app's ``oauth_demo_client`` command. Reruns
+leave everything as it is.
 """
 
 from __future__ import annotations
@@ -14,24 +13,17 @@ import json
 import secrets
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from oauth2_provider.models import AbstractApplication, get_application_model
 
 from bouncer.core.files import file_write_owner_only
-from bouncer.oauth.services import oauth_client_create
 from bouncer.users.models import User
 
 DEMO_USERS = (
     {"username": "demo", "email": "demo@example.com", "is_staff": False},
     {"username": "demo-staff", "email": "demo-staff@example.com", "is_staff": True},
 )
-
-#: The demo OAuth client: its redirect URIs are the home page of `make run`'s
-#: server (both spellings of the loopback address browsers use).
-DEMO_CLIENT_ID = "bouncer-demo"
-DEMO_REDIRECT_URIS = ("http://127.0.0.1:8000/", "http://localhost:8000/")
-
 
 class Command(BaseCommand):
     help = "Create the demo users and the demo OAuth client (development only) and print them."
@@ -52,15 +44,6 @@ class Command(BaseCommand):
                     credentials[username] = password
                 elif username in saved:
                     credentials[username] = saved[username]
-            if not get_application_model().objects.filter(client_id=DEMO_CLIENT_ID).exists():
-                oauth_client_create(
-                    name="Bouncer demo client",
-                    client_id=DEMO_CLIENT_ID,
-                    client_type=AbstractApplication.CLIENT_PUBLIC,
-                    grant_type=AbstractApplication.GRANT_AUTHORIZATION_CODE,
-                    redirect_uris=" ".join(DEMO_REDIRECT_URIS),
-                    post_logout_redirect_uris=" ".join(DEMO_REDIRECT_URIS),
-                )
         if credentials:
             file_write_owner_only(path, json.dumps({**saved, **credentials}))
         self.stdout.write("Demo accounts (development only):")
@@ -68,5 +51,5 @@ class Command(BaseCommand):
             password = credentials.get(spec["username"], "(unknown: created before, see var/ or reset it)")
             role = "staff" if spec["is_staff"] else "user"
             self.stdout.write(f"  {role:5}  username={spec['username']}  password={password}")
-        self.stdout.write("Demo OAuth client (development only; public: authorization code + PKCE, OpenID Connect):")
-        self.stdout.write(f"  client_id={DEMO_CLIENT_ID}  redirect_uri={DEMO_REDIRECT_URIS[0]}")
+        # The oauth app's own command (the users app imports no credential kind).
+        call_command("oauth_demo_client", stdout=self.stdout)
