@@ -209,6 +209,6 @@ def test_link_the_provider_from_the_connected_accounts_page(browser, social_serv
 
     # With a password as well, this link may go.
     browser.find_element(By.XPATH, "//ul[@class='items']//button[normalize-space()='Unlink']").click()
-    wait(browser, EC.presence_of_element_located((By.CSS_SELECTOR, "[role=status]")))
-    assert "unlinked" in browser.find_element(By.CSS_SELECTOR, "[role=status]").text
+    # The "is linked" status is still on the page until the next one loads: wait for the new text.
+    wait(browser, EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[role=status]"), "unlinked"))
     assert "No provider is linked" in browser.find_element(By.TAG_NAME, "main").text
