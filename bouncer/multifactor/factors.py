@@ -34,6 +34,7 @@ from bouncer.multifactor.services import (
     challenge_find,
     challenge_spend,
     enrolment_challenge_mark,
+    webauthn_amr,
 )
 
 
@@ -150,14 +151,8 @@ def webauthn_register_complete(
     except MfaTokenInvalid:
         raise SetupExpired() from None
     factor = webauthn.registration_complete(user=user, state=row.data.get("state", {}), credential=credential, name=name)
-    proven = webauthn_amr_value(factor)
+    proven = webauthn_amr(factor)
     return factor, _enrolled(request=request, user=user, factor=factor, enrolment=enrolment, proven=proven)
-
-
-def webauthn_amr_value(factor: Authenticator) -> str:
-    from bouncer.multifactor.services import webauthn_amr
-
-    return webauthn_amr(factor)
 
 
 # --- every kind ------------------------------------------------------------------
