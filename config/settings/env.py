@@ -270,3 +270,13 @@ WEBAUTHN_ORIGINS = env_list("BOUNCER_WEBAUTHN_ORIGINS", [f"https://{WEBAUTHN_RP_
 
 PAGE_SIZE = env_int("BOUNCER_PAGE_SIZE", 20, minimum=1)
 LOG_LEVEL = env_choice("BOUNCER_LOG_LEVEL", "info", ("debug", "info", "warning", "error"))
+
+# Operations (issue 11; docs/operations.md).
+#: Who may read /metrics: client addresses or networks (CIDR) ...
+METRICS_ALLOW_IPS = env_list("BOUNCER_METRICS_ALLOW_IPS")
+#: ... or a request with ``Authorization: Bearer <this>``. Both empty: /metrics answers 404 to everyone.
+METRICS_TOKEN = env_str("BOUNCER_METRICS_TOKEN")
+#: SPA origins allowed to call the API with credentials (CORS); empty: no cross-origin access.
+CORS_ALLOWED_ORIGINS = env_list("BOUNCER_CORS_ALLOWED_ORIGINS")
+#: Audit rows older than this many days are pruned as Bouncer runs; 0 keeps every row.
+AUDIT_RETENTION_DAYS = env_int("BOUNCER_AUDIT_RETENTION_DAYS", 365, minimum=0)
