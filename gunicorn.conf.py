@@ -102,6 +102,8 @@ def _trusted_peer(peer):
         address = ipaddress.ip_address(peer[0])
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a dual-stack socket's view of an IPv4 proxy
     return any(address in network for network in _TRUSTED)
 
 

@@ -238,9 +238,7 @@ def deployed(tmp_path_factory):
     try:
         for line in commands[:-1]:
             line = line.replace("/run/secrets/", f"{secrets_dir}/")
-            started = time.monotonic()
             done = subprocess.run(["bash", "-c", line], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-            print(f"{time.monotonic() - started:6.1f} s  {command_name(line)}")
             assert done.returncode == 0, f"{line}:\n{done.stdout}\n{done.stderr}"
             outputs.setdefault(command_name(line), []).append(done.stdout + done.stderr)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
+import bouncer
 from tests.e2e.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.e2e
@@ -75,6 +76,7 @@ def test_the_wheel_holds_exactly_the_trees_package_files(built):
     assert sorted(names - shipped) == [], "in the wheel but not in the tree"
 
     # The license as an SPDX expression, with its file; the build warns about nothing in pyproject.toml.
+    assert re.search(rf"^Version: {re.escape(bouncer.__version__)}$", metadata, re.M)  # from bouncer/__init__.py
     assert re.search(r"^License-Expression: BSD-3-Clause$", metadata, re.M)
     assert re.search(r"^License-File: LICENSE$", metadata, re.M) and licences
     assert not re.search(r"^License: ", metadata, re.M)
