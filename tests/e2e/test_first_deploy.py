@@ -327,6 +327,10 @@ def test_only_https_is_served_with_the_guides_certificate(deployed):
     assert api.headers["Strict-Transport-Security"].startswith("max-age=31536000")
     assert api.headers["X-Content-Type-Options"] == "nosniff"
 
+    # A Host that is not the deploy's (ALLOWED_HOSTS): refused before any view.
+    foreign_host = requests.get(f"{url}/accounts/login/", headers={"Host": "evil.example"}, verify=deployed["ca"], timeout=10)
+    assert foreign_host.status_code == 400
+
     # Without the throw-away CA the certificate is not trusted: the clients above really verified it.
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(f"{url}/healthz", timeout=10)
@@ -469,6 +473,13 @@ def test_authorization_code_with_pkce_through_the_consent_page_and_a_verified_id
         assert discovery[endpoint].startswith("https://"), endpoint
 
     app = deployed["app"]
+    # A redirect URI the guide did not register: Bouncer shows an error itself, never sends the browser there.
+    stranger = OAuth2Session(app["client_id"], redirect_uri="https://evil.example/callback", code_challenge_method="S256", scope="openid")
+    evil_url, _ = stranger.create_authorization_url(discovery["authorization_endpoint"], code_verifier=generate_token(48))
+    evil = consent_page(browser, url, evil_url, username="oauth-user", password=PASSWORD)
+    assert evil.status_code in (200, 400) and "evil.example" not in evil.headers.get("Location", "")
+    assert 'id="authorizationForm"' not in evil.text
+
     client = OAuth2Session(app["client_id"], app["client_secret"], redirect_uri=GUIDE_REDIRECT, code_challenge_method="S256",
                            scope="openid profile email")
     verifying(client, ca)
@@ -502,6 +513,15 @@ def test_authorization_code_with_pkce_through_the_consent_page_and_a_verified_id
     assert requests.get(discovery["userinfo_endpoint"], headers={"Authorization": f"Bearer {renewed['access_token']}"},
                         verify=ca, timeout=10).status_code == 200
 
+    # The code again (stolen from the redirect): refused, and what it issued is revoked, refreshed tokens included.
+    replayed = requests.post(discovery["token_endpoint"], verify=ca, timeout=10, auth=(app["client_id"], app["client_secret"]),
+                             data={"grant_type": "authorization_code", "code": query["code"], "redirect_uri": GUIDE_REDIRECT,
+                                   "code_verifier": verifier})
+    assert replayed.status_code == 400 and replayed.json()["error"] == "invalid_grant"
+    for access in (token["access_token"], renewed["access_token"]):
+        assert requests.get(discovery["userinfo_endpoint"], headers={"Authorization": f"Bearer {access}"}, verify=ca,
+                            timeout=10).status_code == 401
+
     # The guide enables no password grant: its web client is refused it, and issues nothing.
     password = requests.post(discovery["token_endpoint"], verify=ca, timeout=10, auth=(app["client_id"], app["client_secret"]),
                              data={"grant_type": "password", "username": "oauth-user", "password": PASSWORD})
@@ -521,6 +541,10 @@ def test_client_credentials_with_the_guides_service_client(deployed):
                                  auth=(service["client_id"], service["client_secret"]))
     assert introspected.status_code == 200 and introspected.json()["active"] is True
     assert introspected.json()["client_id"] == service["client_id"]
+    # A machine's token is nobody's: the account API refuses it.
+    profile = requests.get(f"{url}/api/accounts/profile/", headers={"Authorization": f"Bearer {token['access_token']}"},
+                           verify=ca, timeout=10)
+    assert profile.status_code in (401, 403)
 
 
 # --- MFA, Basic, the admin -----------------------------------------------------------------------
