@@ -15,7 +15,8 @@ Every value comes from the environment (the README's configuration table):
 - ``BOUNCER_TLS_CERTFILE`` and ``BOUNCER_TLS_KEYFILE`` (unset): both set, gunicorn serves
   HTTPS itself with this certificate chain (PEM, the server's certificate first) and its
   private key, on every address of ``BOUNCER_BIND``, and nothing over plain HTTP; unset,
-  plain HTTP for a TLS-terminating proxy in front. One without the other is refused.
+  plain HTTP for a TLS-terminating proxy in front. One without the other, a file that
+  cannot be read, or a key that is not the certificate's stops gunicorn at start.
 
 One JSON object per request goes to stdout (the access log), errors to stderr.
 Standalone on purpose: it does not import Django settings.
@@ -25,6 +26,7 @@ import ipaddress
 import json
 import multiprocessing
 import os
+import ssl
 
 from gunicorn.glogging import Logger, SafeAtoms
 
@@ -69,6 +71,14 @@ certfile = env_str("BOUNCER_TLS_CERTFILE", "").strip() or None
 keyfile = env_str("BOUNCER_TLS_KEYFILE", "").strip() or None
 if bool(certfile) != bool(keyfile):
     raise SystemExit("BOUNCER_TLS_CERTFILE and BOUNCER_TLS_KEYFILE go together: set both, or neither")
+if certfile:
+    # gunicorn's workers load the pair for each connection: a key that does not
+    # match, or a file they cannot read, would start a server whose every
+    # handshake fails. Load it once here so such a start stops at once.
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile=certfile, keyfile=keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise SystemExit(f"BOUNCER_TLS_CERTFILE={certfile!r} / BOUNCER_TLS_KEYFILE={keyfile!r} cannot be used: {exc}") from None
 
 # Which peers may tell gunicorn the scheme and client address (X-Forwarded-*):
 # nobody unless Bouncer is configured as behind a proxy, then only the proxy.

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import trustme
 
 CONF = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
 FORWARDING = [("X-FORWARDED-FOR", "198.51.100.7"), ("X-FORWARDED-PROTO", "https"), ("FORWARDED", "for=198.51.100.7;proto=https"),
@@ -37,9 +38,32 @@ def test_plain_http_without_tls_settings(monkeypatch):
     assert settings["certfile"] is None and settings["keyfile"] is None
 
 
-def test_tls_with_both_files(monkeypatch):
-    settings = conf(monkeypatch, BOUNCER_TLS_CERTFILE="/run/secrets/tls/fullchain.pem", BOUNCER_TLS_KEYFILE="/run/secrets/tls/privkey.pem")
-    assert settings["certfile"] == "/run/secrets/tls/fullchain.pem" and settings["keyfile"] == "/run/secrets/tls/privkey.pem"
+def certificate(tmp_path: Path, name: str) -> tuple[str, str]:
+    """A throw-away certificate chain and its key, as files: (chain, key)."""
+    issued = trustme.CA().issue_cert("auth.example.com")
+    chain, key = tmp_path / f"{name}-fullchain.pem", tmp_path / f"{name}-privkey.pem"
+    chain.write_bytes(b"".join(pem.bytes() for pem in issued.cert_chain_pems))
+    issued.private_key_pem.write_to_path(str(key))
+    return str(chain), str(key)
+
+
+def test_tls_with_both_files(monkeypatch, tmp_path):
+    chain, key = certificate(tmp_path, "a")
+    settings = conf(monkeypatch, BOUNCER_TLS_CERTFILE=chain, BOUNCER_TLS_KEYFILE=key)
+    assert settings["certfile"] == chain and settings["keyfile"] == key
+
+
+def test_a_key_that_is_not_the_certificates_stops_the_start(monkeypatch, tmp_path):
+    chain, _ = certificate(tmp_path, "a")
+    _, other_key = certificate(tmp_path, "b")
+    with pytest.raises(SystemExit, match="BOUNCER_TLS_CERTFILE=.* / BOUNCER_TLS_KEYFILE=.* cannot be used"):
+        conf(monkeypatch, BOUNCER_TLS_CERTFILE=chain, BOUNCER_TLS_KEYFILE=other_key)
+
+
+def test_a_missing_certificate_file_stops_the_start(monkeypatch, tmp_path):
+    _, key = certificate(tmp_path, "a")
+    with pytest.raises(SystemExit, match="No such file"):
+        conf(monkeypatch, BOUNCER_TLS_CERTFILE=str(tmp_path / "missing.pem"), BOUNCER_TLS_KEYFILE=key)
 
 
 @pytest.mark.parametrize("given", ["BOUNCER_TLS_CERTFILE", "BOUNCER_TLS_KEYFILE"])
