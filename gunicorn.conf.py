@@ -9,15 +9,24 @@ Every value comes from the environment (the README's configuration table):
 - ``BOUNCER_KEEPALIVE`` (5 s): idle keep-alive connections from the proxy;
 - ``BOUNCER_BEHIND_PROXY`` (off): off, gunicorn trusts no ``X-Forwarded-*`` header from
   anyone; on, it trusts them from ``BOUNCER_FORWARDED_ALLOW_IPS`` (``127.0.0.1``), the
-  proxy's addresses (comma-separated).
+  proxy's addresses or networks (comma-separated). From any other peer those headers are
+  removed before Django sees them (``pre_request`` below), so a client that reaches a node
+  directly cannot claim HTTPS or another address;
+- ``BOUNCER_TLS_CERTFILE`` and ``BOUNCER_TLS_KEYFILE`` (unset): both set, gunicorn serves
+  HTTPS itself with this certificate chain (PEM, the server's certificate first) and its
+  private key, on every address of ``BOUNCER_BIND``, and nothing over plain HTTP; unset,
+  plain HTTP for a TLS-terminating proxy in front. One without the other, a file that
+  cannot be read, or a key that is not the certificate's stops gunicorn at start.
 
 One JSON object per request goes to stdout (the access log), errors to stderr.
 Standalone on purpose: it does not import Django settings.
 """
 
+import ipaddress
 import json
 import multiprocessing
 import os
+import ssl
 
 from gunicorn.glogging import Logger, SafeAtoms
 
@@ -57,12 +66,74 @@ timeout = env_int("BOUNCER_TIMEOUT", 30)
 graceful_timeout = env_int("BOUNCER_GRACEFUL_TIMEOUT", 30)
 keepalive = env_int("BOUNCER_KEEPALIVE", 5)
 
+# TLS served by gunicorn itself (no proxy in front, or one that re-encrypts).
+certfile = env_str("BOUNCER_TLS_CERTFILE", "").strip() or None
+keyfile = env_str("BOUNCER_TLS_KEYFILE", "").strip() or None
+if bool(certfile) != bool(keyfile):
+    raise SystemExit("BOUNCER_TLS_CERTFILE and BOUNCER_TLS_KEYFILE go together: set both, or neither")
+if certfile:
+    # gunicorn's workers load the pair for each connection: a key that does not
+    # match, or a file they cannot read, would start a server whose every
+    # handshake fails. Load it once here so such a start stops at once.
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile=certfile, keyfile=keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise SystemExit(f"BOUNCER_TLS_CERTFILE={certfile!r} / BOUNCER_TLS_KEYFILE={keyfile!r} cannot be used: {exc}") from None
+
 # Which peers may tell gunicorn the scheme and client address (X-Forwarded-*):
 # nobody unless Bouncer is configured as behind a proxy, then only the proxy.
 if env_bool("BOUNCER_BEHIND_PROXY", False):
     forwarded_allow_ips = env_str("BOUNCER_FORWARDED_ALLOW_IPS", "127.0.0.1")
 else:
     forwarded_allow_ips = ""
+
+
+def _networks(value):
+    networks = []
+    for item in (part.strip() for part in value.split(",")):
+        if item and item != "*":
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise SystemExit(f"BOUNCER_FORWARDED_ALLOW_IPS: {item!r} is not an address or network") from None
+    return networks
+
+
+_TRUSTED_ANY = "*" in [part.strip() for part in forwarded_allow_ips.split(",")]
+_TRUSTED = _networks(forwarded_allow_ips)
+
+
+def _trusted_peer(peer):
+    if not isinstance(peer, tuple):  # a unix socket: only the proxy on this host can reach it
+        return bool(forwarded_allow_ips)
+    if _TRUSTED_ANY:
+        return True
+    try:
+        address = ipaddress.ip_address(peer[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a dual-stack socket's view of an IPv4 proxy
+    return any(address in network for network in _TRUSTED)
+
+
+def pre_request(worker, req):
+    """Drop forwarding headers that did not come from the proxy.
+
+    gunicorn's forwarded_allow_ips only decides its own ``wsgi.url_scheme``:
+    the headers still reach Django, whose SECURE_PROXY_SSL_HEADER
+    (X-Forwarded-Proto) and bouncer.core.http.client_ip (X-Forwarded-For,
+    the throttles' and the audit log's address) read them from any peer. A
+    client that reaches a node around the proxy could then pass as HTTPS or
+    as any address, one new throttle bucket per request. Removed here, in
+    the one place that knows the peer, they only ever come from the proxy.
+    """
+    if not _trusted_peer(req.peer_addr):
+        req.headers = [
+            (name, value) for name, value in req.headers
+            if not (name.startswith("X-FORWARDED-") or name in ("FORWARDED", "X-REAL-IP"))
+        ]
+    worker.log.debug("%s %s", req.method, req.path)
 
 
 class JsonSafeAtoms(SafeAtoms):
