@@ -10,8 +10,8 @@ this module has no models and imports no app, so ``users`` reaches the
 credential kinds only through it.
 
 The source is opened read-only (SQLite ``mode=ro``, PostgreSQL
-``default_transaction_read_only``) as a connection added for the run only
-(never in ``settings.DATABASES``, so no router or model points at it), and its
+``default_transaction_read_only``) through a Django database wrapper that is
+not one of ``connections``: nothing in Bouncer can write to it, and its
 rows are read with plain SQL over the tables a stock install creates, so the
 old project's models need not be importable here.
 """
@@ -26,7 +26,8 @@ from datetime import timezone as dt_timezone
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
+from django.db.utils import load_backend
 from django.utils.dateparse import parse_datetime
 
 SOURCE_ALIAS = "bouncer_import_source"
@@ -91,9 +92,9 @@ class SourceDatabase:
         self.url = url
         config = _settings_dict(url)
         self.vendor = "sqlite" if config["ENGINE"].endswith("sqlite3") else "postgresql"
-        # A named connection (Django's backends look themselves up by alias), removed again by close().
-        connections.settings[SOURCE_ALIAS] = config
-        self._wrapper = connections[SOURCE_ALIAS]
+        # A wrapper of its own, never registered in ``connections``: no router, model or
+        # transaction of Bouncer's can reach it.
+        self._wrapper = load_backend(config["ENGINE"]).DatabaseWrapper(config, SOURCE_ALIAS)
         try:
             self._wrapper.ensure_connection()
             self._tables = set(self._wrapper.introspection.table_names())
@@ -110,8 +111,12 @@ class SourceDatabase:
         return table in self._tables
 
     def columns(self, table: str) -> set[str]:
-        with self._wrapper.cursor() as cursor:
-            return {column.name for column in self._wrapper.introspection.get_table_description(cursor, table)}
+        # Plain SQL: Django's get_table_description() asks the backend's features,
+        # which open a transaction by alias, and this wrapper has no alias in ``connections``.
+        if self.vendor == "sqlite":
+            return {row["name"] for row in self.rows(f"PRAGMA table_info({self._wrapper.ops.quote_name(table)})")}
+        rows = self.rows("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = %s", (table,))
+        return {row["column_name"] for row in rows}
 
     def rows(self, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
         """Every row of a SELECT, as dicts (``%s`` placeholders on every backend)."""
@@ -126,9 +131,6 @@ class SourceDatabase:
 
     def close(self) -> None:
         self._wrapper.close()
-        if SOURCE_ALIAS in connections.settings:
-            del connections[SOURCE_ALIAS]
-            del connections.settings[SOURCE_ALIAS]
 
 
 def source_datetime(value) -> datetime | None:
