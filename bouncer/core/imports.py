@@ -182,6 +182,10 @@ class ImportContext:
     inactive: set[int] = field(default_factory=set)
     #: Old ids of users left out (a collision, with ``--skip-collisions``): nor are theirs.
     skipped_users: set[int] = field(default_factory=set)
+    #: Old ids of the users this run created. Credentials are imported for these only:
+    #: a user imported by an earlier run may have revoked a credential in Bouncer since
+    #: (a password change, "sign out everywhere"), and a rerun must not bring it back.
+    fresh_users: set[int] = field(default_factory=set)
     #: Shared between steps (e.g. old OAuth2 application id → Bouncer's).
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -196,6 +200,9 @@ class ImportContext:
         user_id = self.users.get(old_user_id)
         if user_id is None:
             self.report.count(item, "skipped: unknown user")
+        elif old_user_id not in self.fresh_users:
+            self.report.count(item, "skipped: its user was imported by an earlier run")
+            return None
         return user_id
 
 

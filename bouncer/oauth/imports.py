@@ -25,7 +25,9 @@ the nearest safe form and reported, never as it was:
 Access tokens live no longer than Bouncer would issue them: at most
 ``ACCESS_TOKEN_EXPIRE_SECONDS`` from the import. Refresh tokens keep their
 creation time, so Bouncer's own refresh lifetime counts from it. ID tokens
-and authorization codes (one minute) are not imported.
+and authorization codes (one minute) are not imported. Tokens are imported only
+with a user (or, for a client's own token, an application) that this run
+imported: a rerun never brings back a token revoked in Bouncer since.
 """
 
 from __future__ import annotations
@@ -131,6 +133,7 @@ class OAuthImport:
             if created is not None:
                 model.objects.filter(pk=application.pk).update(created=created)
             mapping[row["id"]] = application.pk
+            context.extra.setdefault("oauth_fresh_applications", set()).add(application.pk)
             report.count(APPLICATIONS, "imported")
             if application.skip_authorization:
                 report.count(APPLICATIONS, "of them skipping consent")
@@ -189,6 +192,10 @@ class OAuthImport:
                 user_id = context.user_for(row["user_id"], item=ACCESS)
                 if user_id is None:
                     continue
+            elif application_id not in context.extra.get("oauth_fresh_applications", ()):
+                # A client's own token (no user) after an earlier run: it may have been revoked since.
+                report.count(ACCESS, "skipped: its application was imported by an earlier run")
+                continue
             existing = model.objects.filter(token_checksum=checksum).only("pk").first()
             if existing is not None:
                 mapping[row["id"]] = existing.pk

@@ -171,6 +171,7 @@ class UsersImport:
         if existing is not None:  # _collisions let it through: an earlier run's
             context.report.count(ITEM, "already present")
             return existing.pk
+        context.fresh_users.add(row["id"])
         user = User(
             username=row["username"],
             email=row["email"] or "",

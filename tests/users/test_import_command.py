@@ -180,3 +180,62 @@ def test_keys_no_header_could_carry_are_skipped(tmp_path, capsys):
     run(source)
     assert DeviceToken.objects.count() == 0
     assert "2 skipped: not a key Bouncer accepts" in capsys.readouterr().out
+
+
+# --- the other steps on sources of other shapes --------------------------------------------
+
+
+def test_simplejwt_outstanding_tokens_are_counted_not_imported(tmp_path, capsys):
+    path = tmp_path / "old.sqlite3"
+    source = old_database(path, [{"username": "alice"}])
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE token_blacklist_outstandingtoken (id integer PRIMARY KEY, jti varchar(255), token text,"
+                     " created_at datetime, expires_at datetime NOT NULL, user_id integer)")
+        conn.execute("INSERT INTO token_blacklist_outstandingtoken VALUES (1, 'a', 'eyJ...', '2025-01-01 00:00:00', '2999-01-01 00:00:00', 1)")
+        conn.execute("INSERT INTO token_blacklist_outstandingtoken VALUES (2, 'b', 'eyJ...', '2025-01-01 00:00:00', '2025-01-02 00:00:00', 1)")
+    run(source)
+    assert "simplejwt refresh tokens: 1 not imported (clients sign in again)" in capsys.readouterr().out
+
+
+def test_old_toolkit_application_with_a_plain_secret_and_implicit_grant_is_made_safe(tmp_path, capsys):
+    """An older django-oauth-toolkit: no hash_client_secret or algorithm column, the secret in plain text."""
+    from django.contrib.auth.hashers import check_password
+    from oauth2_provider.models import get_application_model
+
+    path = tmp_path / "old.sqlite3"
+    source = old_database(path, [{"username": "alice"}])
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE oauth2_provider_application (id integer PRIMARY KEY, client_id varchar(100), client_secret varchar(255),"
+                     " name varchar(255), client_type varchar(32), authorization_grant_type varchar(32), redirect_uris text,"
+                     " skip_authorization bool, user_id integer, created datetime)")
+        conn.execute("INSERT INTO oauth2_provider_application VALUES (1, 'legacy-spa', 'plain-old-secret', 'Legacy SPA', 'confidential',"
+                     " 'implicit', 'https://spa.example.com/cb', 0, 1, '2024-05-01 00:00:00')")
+    run(source)
+    application = get_application_model().objects.get(client_id="legacy-spa")
+    assert application.authorization_grant_type == "authorization-code"
+    assert application.client_secret != "plain-old-secret" and check_password("plain-old-secret", application.client_secret)
+    assert application.user.username == "alice"
+    out = capsys.readouterr().out
+    assert "'legacy-spa'" in out and "plain text" in out and "'implicit' is not offered" in out
+
+
+def test_rerun_never_brings_back_a_token_revoked_since(tmp_path, capsys):
+    """The first run imported alice's DRF token; she signed out everywhere in Bouncer.
+    Running the import again (the old stack still has the key) must not revive it."""
+    from rest_framework.test import APIClient
+
+    from bouncer.core import credentials
+
+    key = "e" * 40
+    source = old_database(tmp_path / "old.sqlite3", [{"username": "alice"}], tokens=[(key, 1)])
+    run(source)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get("/api/accounts/profile/").status_code == 200
+    credentials.credential_revoke_all(user=User.objects.get(), request=None, reason=credentials.SIGNED_OUT_BY_ADMIN)
+    assert client.get("/api/accounts/profile/").status_code == 401
+
+    run(source)
+    assert client.get("/api/accounts/profile/").status_code == 401
+    assert DeviceToken.objects.count() == 0
+    assert "skipped: its user was imported by an earlier run" in capsys.readouterr().out

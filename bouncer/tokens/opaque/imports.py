@@ -9,7 +9,8 @@ plaintext is read, hashed and dropped: never written to Bouncer's database.
 An imported token is listed among the user's sessions and devices as
 ``imported`` and is revoked like any other. DRF tokens never expired; an
 imported one expires ``BOUNCER_TOKEN_TTL_HOURS`` after the import, like a
-token issued that moment.
+token issued that moment. Only the tokens of users this run imports: a rerun
+never brings back a token revoked in Bouncer since (bouncer/core/imports.py).
 """
 
 from __future__ import annotations
