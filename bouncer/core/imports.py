@@ -133,6 +133,15 @@ class SourceDatabase:
         self._wrapper.close()
 
 
+#: Values per ``IN (...)`` and rows per bulk insert (SQLite allows 999 variables on old builds).
+BATCH = 500
+
+
+def in_batches(values) -> list[list]:
+    values = list(values)
+    return [values[i : i + BATCH] for i in range(0, len(values), BATCH)]
+
+
 def source_datetime(value) -> datetime | None:
     """A datetime column as an aware datetime (Django keeps UTC in SQLite under USE_TZ)."""
     if value is None or value == "":
@@ -154,7 +163,8 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
 
     def count(self, item: str, outcome: str, n: int = 1) -> None:
-        self.counts.setdefault(item, Counter())[outcome] += n
+        if n:
+            self.counts.setdefault(item, Counter())[outcome] += n
 
     def imported(self) -> int:
         return sum(counter["imported"] for counter in self.counts.values())

@@ -29,6 +29,7 @@ from bouncer.core.imports import (
     ImportReport,
     SourceDatabase,
     import_steps,
+    in_batches,
     source_datetime,
 )
 from bouncer.users.models import User
@@ -105,6 +106,7 @@ class UsersImport:
                 row[name] = source_datetime(row[name])
             for name in ("is_superuser", "is_staff", "is_active"):
                 row[name] = bool(row[name])
+        self._load_existing(rows)
         collisions = self._collisions(rows)
         problems = [text for text, _ in collisions]
         if problems and not skip_collisions:
@@ -133,6 +135,22 @@ class UsersImport:
                         f"{n} {what} not imported: imported accounts keep is_staff/is_superuser and nothing more; grant others again in the admin"
                     )
 
+    def _load_existing(self, rows: list[dict]) -> None:
+        """Bouncer's users the old ones could meet, by normalised username and email: a few
+        queries in all, not a few per old user."""
+        names = {identifier_normalize(row["username"]) for row in rows}
+        emails = {identifier_normalize(row["email"]) for row in rows if row["email"]}
+        self._by_name = {
+            user.username_normalized: user
+            for batch in in_batches(names)
+            for user in User.objects.filter(username_normalized__in=batch).only("pk", "username", "username_normalized", "date_joined")
+        }
+        self._by_email = {
+            user.email_normalized: user
+            for batch in in_batches(emails)
+            for user in User.objects.filter(email_normalized__in=batch).only("pk", "username", "username_normalized", "email_normalized")
+        }
+
     def _collisions(self, rows: list[dict]) -> list[tuple[str, set[int]]]:
         """Old accounts that would be one Bouncer account, and old accounts that
         would take the name or address of an account Bouncer already has: each
@@ -149,17 +167,14 @@ class UsersImport:
                 problems.append((text, {row["id"]}))
             email = identifier_normalize(row["email"] or "")
             if email:
-                owner = User.objects.filter(email_normalized=email).exclude(
-                    username_normalized=identifier_normalize(row["username"])
-                ).first()
-                if owner is not None:
+                owner = self._by_email.get(email)
+                if owner is not None and owner.username_normalized != identifier_normalize(row["username"]):
                     text = f"old user {_describe(row)} has the email of Bouncer user id {owner.pk} {owner.username!r}"
                     problems.append((text, {row["id"]}))
         return problems
 
-    @staticmethod
-    def _existing(row: dict) -> User | None:
-        return User.objects.filter(username_normalized=identifier_normalize(row["username"])).first()
+    def _existing(self, row: dict) -> User | None:
+        return self._by_name.get(identifier_normalize(row["username"]))
 
     @staticmethod
     def _same(existing: User, row: dict) -> bool:

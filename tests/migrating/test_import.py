@@ -89,17 +89,23 @@ def moved(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("migrating")
     with database(base, tmp, "bouncer_migrating_src") as source, database(base, tmp, "bouncer_migrating") as target:
         build_env = {k: v for k, v in os.environ.items() if not k.startswith(("BOUNCER_", "DJANGO_", "DATABASE_URL"))}
-        built = subprocess.run(
+        # The old stack is built while Bouncer's database is migrated: two processes, two databases.
+        build = subprocess.Popen(
             [sys.executable, "build.py"], cwd=TUTORIAL, env={**build_env, "TUTORIAL_DATABASE_URL": source},
-            capture_output=True, text=True, timeout=600,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        assert built.returncode == 0, built.stderr[-3000:]
-        old = json.loads(built.stdout.strip().splitlines()[-1])
-
         local = tmp / "bouncer-local"
         local.mkdir()
         env = server_env(db_url=target, local_dir=local, BOUNCER_BASIC_AUTH="1")
-        server_prepare(env)
+        try:
+            server_prepare(env)
+            stdout, stderr = build.communicate(timeout=600)
+        finally:
+            if build.poll() is None:
+                build.kill()
+                build.wait()
+        assert build.returncode == 0, stderr[-3000:]
+        old = json.loads(stdout.strip().splitlines()[-1])
         before = table_counts(target)
         refused = run_import(env, source)
         after_refused = table_counts(target)
