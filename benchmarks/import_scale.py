@@ -64,8 +64,9 @@ def main() -> None:
         print(f"{users} users, {users} DRF tokens (manage.py start-up alone: {startup:.1f} s)")
         for label, flags in (("dry run", ("--dry-run",)), ("import", ()), ("rerun", ())):
             seconds = timed(env, "bouncer_import", "--source", source, *flags)
-            rate = users / max(seconds - startup, 0.001)
-            print(f"  {label:8} {seconds:6.1f} s   ~{rate:,.0f} users/s after start-up")
+            work = seconds - startup
+            rate = f"~{users / work:,.0f} users/s after start-up" if work > 1 else "(within start-up noise)"
+            print(f"  {label:8} {seconds:6.1f} s   {rate}")
 
 
 if __name__ == "__main__":
