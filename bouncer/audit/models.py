@@ -38,6 +38,8 @@ class AuditAction(models.TextChoices):
     RECOVERY_CODES_GENERATED = "recovery_codes_generated", "Recovery codes generated"
     MFA_MISSING = "mfa_required_missing", "MFA required but no factor enrolled"
     STEP_UP = "mfa_step_up", "Re-verified for a sensitive action"
+    #: One row per run of ``manage.py bouncer_import`` (bouncer/users/imports.py), with its counts.
+    ACCOUNTS_IMPORTED = "accounts_imported", "Accounts imported from another Django project"
 
 
 class AuditEvent(models.Model):

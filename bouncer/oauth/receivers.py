@@ -7,13 +7,16 @@ from oauth2_provider.models import get_access_token_model
 from oauth2_provider.signals import app_authorized
 
 from bouncer.core.credentials import credential_kind_register
+from bouncer.core.imports import import_step_register
 from bouncer.oauth.cache import access_token_cache_invalidate
+from bouncer.oauth.imports import OAuthImport
 from bouncer.oauth.services import OAuthCredentials, oauth_token_issued_record
 from bouncer.users.usercache import user_cache_invalidated
 
 AccessToken = get_access_token_model()
 
 credential_kind_register(OAuthCredentials())
+import_step_register(OAuthImport())
 
 
 @receiver(app_authorized, dispatch_uid="oauth_audit_token_issued")

@@ -6,10 +6,13 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from bouncer.core.credentials import credential_kind_register
+from bouncer.core.imports import import_step_register
+from bouncer.tokens.jwt.imports import SimpleJwtNotice
 from bouncer.tokens.jwt.models import JwtFamily
 from bouncer.tokens.jwt.services import JwtCredentials
 from bouncer.tokens.jwt.state import family_state_invalidate, family_state_invalidate_for_user
 from bouncer.tokens.opaque.cache import token_cache_invalidate
+from bouncer.tokens.opaque.imports import DrfTokensImport
 from bouncer.tokens.opaque.models import DeviceToken
 from bouncer.tokens.opaque.services import TokenCredentials
 from bouncer.users.signin import signin_finisher_register
@@ -19,6 +22,8 @@ credential_kind_register(TokenCredentials())
 credential_kind_register(JwtCredentials())
 signin_finisher_register("token", "bouncer.tokens.opaque.api.token_signin_finish")
 signin_finisher_register("jwt", "bouncer.tokens.jwt.api.jwt_signin_finish")
+import_step_register(DrfTokensImport())
+import_step_register(SimpleJwtNotice())
 
 
 @receiver(post_save, sender=DeviceToken, dispatch_uid="tokens_cache_invalidate_on_save")

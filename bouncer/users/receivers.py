@@ -7,6 +7,8 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from bouncer.core import credentials
+from bouncer.core.imports import import_step_register
+from bouncer.users.imports import UsersImport
 from bouncer.users.models import User, UserSession
 from bouncer.users.sessions import SessionCredentials, session_cache_delete, session_sign_in_record
 from bouncer.users.signin import signin_finisher_register
@@ -17,6 +19,7 @@ IRRELEVANT_FIELDS = frozenset({"last_login"})
 
 credentials.credential_kind_register(SessionCredentials())
 signin_finisher_register("session", "bouncer.users.api.session_signin_finish")
+import_step_register(UsersImport())
 
 
 @receiver(post_save, sender=User, dispatch_uid="users_cache_invalidate_on_save")
