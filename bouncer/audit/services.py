@@ -101,7 +101,7 @@ def audit_retention_cutoff(*, now: datetime | None = None, days: int | None = No
     return (now or timezone.now()) - timedelta(days=days)
 
 
-def audit_prune(*, now: datetime | None = None, batch: int = PRUNE_BATCH, days: int | None = None) -> int:
+def audit_prune(*, now: datetime | None = None, batch: int | None = None, days: int | None = None) -> int:
     """Delete up to ``batch`` of the oldest rows past the retention; how many went.
 
     Bounded work: the ids come from the ``created_at`` index, oldest first, and
@@ -111,6 +111,7 @@ def audit_prune(*, now: datetime | None = None, batch: int = PRUNE_BATCH, days: 
     cutoff = audit_retention_cutoff(now=now, days=days)
     if cutoff is None:
         return 0
+    batch = PRUNE_BATCH if batch is None else batch
     old = list(AuditEvent.objects.filter(created_at__lt=cutoff).order_by("created_at").values_list("pk", flat=True)[:batch])
     if not old:
         return 0

@@ -52,11 +52,14 @@ def _cors_origin(origin: str) -> str:
 
 # CORS (django-cors-headers): closed unless BOUNCER_CORS_ALLOWED_ORIGINS names
 # an origin; only the API and the OAuth2 endpoints, never the HTML pages.
+# django-oauth-toolkit answers `*` (never with credentials) on its public
+# documents (OIDC discovery, its JWKS), which any page may read, and its token
+# endpoint answers an application's own "allowed origins" (admin), per client.
 # Credentials (cookies) only for the listed origins: the library answers
 # Access-Control-Allow-Origin with the one matching origin, never `*`.
 CORS_ALLOWED_ORIGINS = [_cors_origin(origin) for origin in env.CORS_ALLOWED_ORIGINS]
 CORS_ALLOW_CREDENTIALS = True
-CORS_URLS_REGEX = r"^/(api|o)/"
+CORS_URLS_REGEX = r"^/(o/|api/(?!docs/))"  # /api/docs/ is an HTML page
 CORS_ALLOW_HEADERS = ("authorization", "content-type", "x-csrftoken")
 CORS_PREFLIGHT_MAX_AGE = 600
 
