@@ -128,6 +128,7 @@ def test_anonymous_pages_and_swagger_ui_run_under_the_policy(browser, live_serve
     visit(browser, f"{site}/accounts/password/reset/", (By.ID, "id_email"))
     visit(browser, f"{site}/accounts/verify-email/resend/", (By.TAG_NAME, "form"))
     visit(browser, f"{site}/accounts/password/reset/x/bad-token/", (By.TAG_NAME, "main"))
+    visit(browser, f"{site}/accounts/verify-email/not-a-key/", (By.TAG_NAME, "main"))
     # Swagger UI: its start-up script is a file; the operations list renders.
     visit(browser, f"{site}/api/docs/", (By.CSS_SELECTOR, ".opblock"))
     paths = {el.get_attribute("data-path") for el in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
@@ -149,6 +150,7 @@ def test_signed_in_pages_mfa_and_consent_run_under_the_policy(browser, live_serv
     wait(browser, EC.url_contains("/accounts/sessions/"))
     assert violations(browser) == []
     visit(browser, f"{site}/accounts/security/", (By.TAG_NAME, "h1"))
+    visit(browser, f"{site}/accounts/security/verify/", (By.TAG_NAME, "h1"))  # step-up before a sensitive change
     visit(browser, f"{site}/accounts/connections/", (By.TAG_NAME, "h1"))
     visit(browser, f"{site}/accounts/sessions/", (By.TAG_NAME, "h1"))
     # The consent page (/o/authorize/).
