@@ -270,6 +270,14 @@ class ClientAddressThrottle(CounterThrottle):
         return client_bucket(request)
 
 
+class UserThrottle(CounterThrottle):
+    """Per signed-in user (a view behind IsAuthenticated); ``scope`` set by the subclass."""
+
+    def get_ident_key(self, request, view) -> str | None:
+        user_id = getattr(request.user, "pk", None)
+        return None if user_id is None else f"user:{user_id}"
+
+
 class RefreshThrottle(ClientAddressThrottle):
     scope = "refresh"
 

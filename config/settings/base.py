@@ -13,7 +13,7 @@ BASE_DIR = env.BASE_DIR
 SECRET_KEY = env.SECRET_KEY
 DEBUG = env.DEBUG
 ALLOWED_HOSTS = env.ALLOWED_HOSTS
-CSRF_TRUSTED_ORIGINS = env.CSRF_TRUSTED_ORIGINS
+# CSRF_TRUSTED_ORIGINS: config/settings/security.py (it adds the CORS origins).
 
 INSTALLED_APPS = [
     # Django's admin with a site that asks for the second factor (bouncer/users/adminsite.py).
@@ -25,6 +25,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     # third party
+    "corsheaders",
+    "csp",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -56,7 +58,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: request latency per route, every answer counted (core/metrics.py).
     "bouncer.core.metrics.MetricsMiddleware",
+    # CORS before anything that can answer (a preflight gets its headers even
+    # when a later middleware refuses it); only /api/ and /o/ (security.py).
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Frame denial and the CSP before WhiteNoise, which answers static files
+    # itself: every answer, static ones included, carries the headers.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -65,7 +74,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # allauth's per-request state (its provider redirects need it).
     "allauth.account.middleware.AccountMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "bouncer.core.middleware.ApiErrorMiddleware",
 ]
 

@@ -178,6 +178,8 @@ THROTTLE_RATES = {
     # code form), per address; each code also counts toward login_account and
     # a wrong one toward the lockout.
     "mfa": env_str("BOUNCER_THROTTLE_MFA", "20/min"),
+    # GET /api/accounts/events/, per signed-in user (each page is a count and a read).
+    "account_events": env_str("BOUNCER_THROTTLE_ACCOUNT_EVENTS", "60/min"),
 }
 
 #: Failed sign-ins for one username, within the window, that lock it for a while.

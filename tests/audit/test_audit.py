@@ -87,3 +87,30 @@ def test_token_revoked_from_admin_is_audited(admin_client, user):
     assert response.status_code == 302
     assert not DeviceToken.objects.exists()
     assert AuditEvent.objects.filter(action=AuditAction.TOKEN_REVOKED, user=user).exists()
+
+
+def test_admin_audit_log_cannot_be_changed_by_a_superuser_any_way(admin_client, admin_user, user):
+    """No add, change or delete for a superuser: not the bulk delete action, not a forged POST."""
+    session_client(user)
+    event = AuditEvent.objects.first()
+    before = list(AuditEvent.objects.order_by("pk").values_list("pk", "action", "user_id", "created_at"))
+    changelist = admin_client.get("/admin/audit/auditevent/")
+    assert changelist.status_code == 200
+    assert "delete_selected" not in changelist.content.decode()  # no action to pick
+    # The bulk delete action, posted by hand (with its confirmation step too).
+    for data in ({"action": "delete_selected", "_selected_action": [event.pk]},
+                 {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"},
+                 {"action": "delete_selected", "select_across": "1", "index": "0", "post": "yes"}):
+        response = admin_client.post("/admin/audit/auditevent/", data)
+        assert response.status_code in (200, 302)
+    # The change page shows the event read-only; posting to it changes nothing.
+    page = admin_client.get(f"/admin/audit/auditevent/{event.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'name="_save"' not in html and '<select name="action"' not in html and 'id="id_action"' not in html
+    for data in ({"action": "logout", "username": "mallory", "_save": "Save"}, {"_continue": "1", "user": admin_user.pk}):
+        assert admin_client.post(f"/admin/audit/auditevent/{event.pk}/change/", data).status_code == 403
+    assert admin_client.post("/admin/audit/auditevent/add/", {"action": "logout", "created_at_0": "2020-01-01"}).status_code == 403
+    assert admin_client.get(f"/admin/audit/auditevent/{event.pk}/delete/").status_code == 403
+    assert admin_client.post(f"/admin/audit/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert list(AuditEvent.objects.order_by("pk").values_list("pk", "action", "user_id", "created_at")) == before
