@@ -9,15 +9,20 @@ Every value comes from the environment (the README's configuration table):
 - ``BOUNCER_KEEPALIVE`` (5 s): idle keep-alive connections from the proxy;
 - ``BOUNCER_BEHIND_PROXY`` (off): off, gunicorn trusts no ``X-Forwarded-*`` header from
   anyone; on, it trusts them from ``BOUNCER_FORWARDED_ALLOW_IPS`` (``127.0.0.1``), the
-  proxy's addresses (comma-separated).
+  proxy's addresses (comma-separated);
+- ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary directory per start): where every
+  worker keeps its Prometheus counts, so ``/metrics`` sums all workers (docs/operations.md#metrics).
 
 One JSON object per request goes to stdout (the access log), errors to stderr.
 Standalone on purpose: it does not import Django settings.
 """
 
+import glob
 import json
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 from gunicorn.glogging import Logger, SafeAtoms
 
@@ -86,3 +91,36 @@ access_log_format = (
     '"protocol": "%(H)s", "status": %(s)s, "bytes": "%(B)s", "duration_us": %(D)s, '
     '"referer": "%(f)s", "user_agent": "%(a)s", "request_id": "%({x-request-id}i)s"}'
 )
+
+
+# Prometheus metrics from every worker (bouncer/core/metrics.py): prometheus_client's
+# multiprocess mode, in which each worker writes its counts to files in one directory
+# and a scrape sums them. The variable must be set before a worker imports
+# prometheus_client: here, in the master, which the workers inherit it from.
+# Not given: a fresh directory for this start, removed at exit. This file runs again
+# on a reload (SIGHUP), which must keep the directory (and the counts) it made.
+_METRICS_DIR_OURS = "_BOUNCER_METRICS_DIR_CREATED"
+if not env_str("PROMETHEUS_MULTIPROC_DIR", "").strip():
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bouncer-metrics-")
+    os.environ[_METRICS_DIR_OURS] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def on_starting(server):
+    """Once per start (not on a reload): counts left by an earlier run are not this run's."""
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(directory, exist_ok=True)
+    for stale in glob.glob(os.path.join(directory, "*.db")):
+        os.remove(stale)
+
+
+def child_exit(server, worker):
+    """A worker ended: its live gauges go (its counters stay in the totals)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    directory = os.environ.get(_METRICS_DIR_OURS)
+    if directory and directory == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        shutil.rmtree(directory, ignore_errors=True)
