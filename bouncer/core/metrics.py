@@ -166,6 +166,8 @@ def _amount(data: dict) -> int:
 
 
 def _signin_succeeded(request, method: str) -> None:
+    # On Django's request, which a DRF Request wraps: services get one or the other.
+    request = getattr(request, "_request", request)
     if request is not None and getattr(request, _SIGNIN_COUNTED, False):
         return
     SIGNINS.labels(method or "unknown", "succeeded").inc()

@@ -326,3 +326,24 @@ def test_dependency_error_counter_never_raises_and_keeps_its_labels_closed():
     metrics_dependency_error("anything <else>")
     assert delta("bouncer_dependency_errors_total", dependency="database") == 1
     assert delta("bouncer_dependency_errors_total", dependency="other") == 1
+
+
+@pytest.mark.parametrize("issue", ["jwt", "session"])
+@override_settings(REST_FRAMEWORK=RELAXED)
+def test_passkey_sign_in_is_one_sign_in_of_its_own_way_in_whatever_it_issues(issue):
+    from rest_framework.test import APIClient
+
+    from tests.multifactor.pages import ORIGIN
+    from tests.multifactor.test_passkey_api import BEGIN, SIGNIN, passkey_for
+
+    key = passkey_for(make_user("alice"))
+    delta = Delta()
+    api = APIClient()
+    options = api.post(BEGIN, {}, format="json").json()
+    response = api.post(SIGNIN, {"passkey_token": options["passkey_token"], "credential": key.get(options["options"], ORIGIN),
+                                 "issue": issue}, format="json")
+    assert response.status_code == 200, response.content
+    assert delta("bouncer_signins_total", method="passkey", outcome="succeeded") == 1
+    assert delta("bouncer_signins_total", method=issue, outcome="succeeded") == 0  # not a second sign-in
+    assert delta("bouncer_credentials_issued_total", kind=issue) == 1
+    assert delta("bouncer_mfa_challenges_total", method="webauthn", outcome="succeeded") == 1
