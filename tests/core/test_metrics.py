@@ -297,11 +297,13 @@ def test_request_latency_is_labelled_by_url_pattern_never_by_path():
     assert client.post("/accounts/sessions/sess1234secret/revoke/").status_code in (302, 404)
     assert client.get("/no-such-page-7f3a").status_code == 404
     assert client.get("/api/no-such-endpoint-7f3a/").status_code == 404
+    client.generic("BREW", "/healthz")  # a method nobody defined: one label for all of them
     count = "bouncer_http_request_duration_seconds_count"
     assert delta(count, route="healthz", method="GET", status="2xx") == 1
     revoke = {key: value for key, value in scrape().items() if ("route", "accounts/sessions/<str:credential_id>/revoke/") in key[1]}
     assert revoke, "the revoke page's pattern is a label"
     assert delta(count, route="unmatched", method="GET", status="4xx") == 2
+    assert delta(count, route="healthz", method="other", status="4xx") == 1
     labels = {value for name, labels in scrape() for key, value in labels if key == "route"}
     assert not [label for label in labels if "7f3a" in label or "sess1234secret" in label]
 
@@ -347,3 +349,23 @@ def test_passkey_sign_in_is_one_sign_in_of_its_own_way_in_whatever_it_issues(iss
     assert delta("bouncer_signins_total", method=issue, outcome="succeeded") == 0  # not a second sign-in
     assert delta("bouncer_credentials_issued_total", kind=issue) == 1
     assert delta("bouncer_mfa_challenges_total", method="webauthn", outcome="succeeded") == 1
+
+
+@override_settings(REST_FRAMEWORK=RELAXED)
+def test_a_metric_that_cannot_be_written_never_breaks_the_request(monkeypatch):
+    from bouncer.audit.models import AuditAction, AuditEvent
+    from bouncer.core import metrics
+
+    make_user("alice")
+
+    def broken(*args, **kwargs):
+        raise OSError("metrics file gone")
+
+    monkeypatch.setattr(metrics.SIGNINS, "labels", broken)
+    monkeypatch.setattr(metrics.AUDIT_EVENTS, "labels", broken)
+    monkeypatch.setattr(metrics.REQUEST_DURATION, "labels", broken)
+    monkeypatch.setattr(metrics.THROTTLED, "labels", broken)
+    monkeypatch.setattr(metrics.DEPENDENCY_ERRORS, "labels", broken)
+    assert login(Client(), "alice").status_code == 200
+    assert AuditEvent.objects.filter(action=AuditAction.LOGIN_SUCCEEDED, method="session").count() == 1
+    metrics.metrics_dependency_error("not-a-dependency")  # its label is made on the spot: the broken path
