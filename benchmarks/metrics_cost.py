@@ -75,33 +75,47 @@ def check_loopback(args: argparse.Namespace) -> None:
     _check_loopback(argparse.Namespace(**{**vars(args), "database": "bouncer_bench_" + args.database}))
 
 
-#: The middleware alone, in a process of its own in multiprocess mode (as under gunicorn):
-#: a resolved GET /healthz through MetricsMiddleware around a view that does nothing,
-#: against the same view called bare; best of several repeats, interleaved.
+#: In a process of its own, in multiprocess mode (as under gunicorn), free of wrk's and the
+#: network's noise: (1) a resolved GET /healthz through MetricsMiddleware around a view that
+#: does nothing, against the bare view; (2) the whole floor request in-process (Django's
+#: test client: every middleware, the view) with the middleware and without. Best of several
+#: alternating repeats, in microseconds per request.
 MICRO = """
 import json, time
 import django
 django.setup()
+from django.conf import settings
 from django.http import HttpResponse
-from django.test import RequestFactory
+from django.test import Client, RequestFactory, override_settings
 from django.urls import resolve
 from bouncer.core.metrics import MetricsMiddleware
 from prometheus_client import values
+
+def best(calls, n, repeats=15):
+    out = {name: float("inf") for name in calls}
+    for repeat in range(repeats):
+        order = list(calls.items())
+        for name, call in order if repeat % 2 else order[::-1]:  # alternating: neither always goes first
+            start = time.perf_counter()
+            for _ in range(n):
+                call()
+            out[name] = min(out[name], (time.perf_counter() - start) / n * 1e6)
+    return out
+
 request = RequestFactory().get("/healthz")
 request.resolver_match = resolve("/healthz")
 response = HttpResponse()
 view = lambda request: response
 wrapped = MetricsMiddleware(view)
-N = 20000
-best = {"with": float("inf"), "without": float("inf")}
-for _ in range(7):
-    for name, call in (("with", wrapped), ("without", view)):
-        start = time.perf_counter()
-        for _ in range(N):
-            call(request)
-        best[name] = min(best[name], (time.perf_counter() - start) / N)
-print("BENCH_MICRO " + json.dumps({"multiprocess": values.ValueClass is not values.MutexValue,
-                                   "with_us": best["with"] * 1e6, "without_us": best["without"] * 1e6}))
+alone = best({"with": lambda: wrapped(request), "without": lambda: view(request)}, 20000)
+
+with_client = Client()
+assert with_client.get("/healthz").status_code == 200
+with override_settings(MIDDLEWARE=[m for m in settings.MIDDLEWARE if m != "bouncer.core.metrics.MetricsMiddleware"]):
+    without_client = Client()
+    assert without_client.get("/healthz").status_code == 200  # its handler keeps this middleware list
+floor = best({"with": lambda: with_client.get("/healthz"), "without": lambda: without_client.get("/healthz")}, 300)
+print("BENCH_MICRO " + json.dumps({"multiprocess": values.ValueClass is not values.MutexValue, "alone": alone, "floor": floor}))
 """
 
 
@@ -110,33 +124,34 @@ def micro() -> dict:
     try:
         (work / "prom").mkdir()
         env = {key: value for key, value in os.environ.items() if not key.startswith(("BOUNCER_", "DJANGO_", "DATABASE_", "REDIS_"))}
-        env.update(DJANGO_SETTINGS_MODULE="config.settings.base", BOUNCER_LOCAL_DIR=str(work), PROMETHEUS_MULTIPROC_DIR=str(work / "prom"))
-        output = subprocess.run([sys.executable, "-c", MICRO], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=True).stdout
+        env.update(DJANGO_SETTINGS_MODULE="config.settings.base", BOUNCER_LOCAL_DIR=str(work), PROMETHEUS_MULTIPROC_DIR=str(work / "prom"),
+                   DJANGO_DEBUG="0", ALLOWED_HOSTS="testserver")
+        output = subprocess.run([sys.executable, "-c", MICRO], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=True).stdout
         return run.parse_marker(output, "BENCH_MICRO")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def print_micro(figures: dict, floor_rps: float | None, workers: int) -> None:
-    cost = figures["with_us"] - figures["without_us"]
-    print(f"\nThe middleware alone ({'multiprocess' if figures['multiprocess'] else 'single-process'} values): "
-          f"{cost:.1f} us per request ({figures['with_us']:.1f} us with, {figures['without_us']:.1f} us without)")
-    if floor_rps:
-        # Each of the workers serves floor_rps / workers requests a second: its CPU time per request.
-        per_request_us = 1e6 * workers / floor_rps
-        print(f"  = {cost / per_request_us:.1%} of a floor request's {per_request_us:.0f} us of worker time in this run")
+def print_micro(figures: dict) -> None:
+    alone, floor = figures["alone"], figures["floor"]
+    mode = "multiprocess" if figures["multiprocess"] else "single-process"
+    cost_us = alone["with"] - alone["without"]
+    share = cost_us / floor["without"]
+    print(f"\nIn-process, {mode} values (best of 15 alternating repeats, microseconds per request):")
+    print(f"  the floor request (every middleware, the view, Django's test client): {floor['with']:.1f} us with the"
+          f" middleware, {floor['without']:.1f} us without ({1 - floor['without'] / floor['with']:+.1%}; noisy on a busy machine)")
+    print(f"  the middleware alone: {cost_us:.1f} us = {share:.1%} of the floor request without it"
+          f"  {'MET' if share < TARGET_COST else 'NOT MET'} (target < {TARGET_COST:.0%})")
 
 
 def main(argv: list[str]) -> int:
     own = argparse.ArgumentParser(add_help=False)
     own.add_argument("--output", type=Path, default=None)
     own.add_argument("--micro-only", action="store_true", help="only time the middleware in-process (no servers, no wrk)")
-    own.add_argument("--workers", type=int, default=2)
     known, rest = own.parse_known_args(argv)
     if known.micro_only:
-        print_micro(micro(), None, known.workers)
+        print_micro(micro())
         return 0
-    rest = [*rest, "--workers", str(known.workers)]
     output = known.output or Path(tempfile.mkdtemp(prefix="bouncer-metrics-cost-")) / "result.json"
     defaults = ["--rounds", "5", "--duration", "5", "--database", "bouncer_metrics_bench", "--redis-url", "redis://127.0.0.1:6379/3"]
     # run.py's module-level tables, replaced for this run only: its main() reads them at call time.
@@ -157,7 +172,7 @@ def main(argv: list[str]) -> int:
         by_round = {run_["round"]: run_["rps"] for run_ in result["runs"][without] if run_["round"] in counted}
         rounds = [f"{run_['rps'] / by_round[run_['round']]:.3f}" for run_ in result["runs"][with_] if by_round.get(run_["round"])]
         print(f"{'':<16}per round: {', '.join(rounds)}")
-    print_micro(micro(), summary["floor_nometrics"]["rps"], known.workers)
+    print_micro(micro())
     print(f"\nWrote {output}")
     return status
 
