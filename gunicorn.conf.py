@@ -96,18 +96,22 @@ access_log_format = (
 # Prometheus metrics from every worker (bouncer/core/metrics.py): prometheus_client's
 # multiprocess mode, in which each worker writes its counts to files in one directory
 # and a scrape sums them. The variable must be set before a worker imports
-# prometheus_client: here, in the master, which the workers inherit it from.
-# Not given: a fresh directory for this start, removed at exit. This file runs again
-# on a reload (SIGHUP), which must keep the directory (and the counts) it made.
-_METRICS_DIR_OURS = "_BOUNCER_METRICS_DIR_CREATED"
-if not env_str("PROMETHEUS_MULTIPROC_DIR", "").strip():
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bouncer-metrics-")
-    os.environ[_METRICS_DIR_OURS] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+# prometheus_client: in the master, at start (``on_starting``, before any worker is
+# forked; so never ``preload_app``, which loads Bouncer earlier). Not given: a fresh
+# directory for this start, removed at exit; a reload (SIGHUP) keeps it and the counts.
+# Nothing happens when this file is only read (a test importing it, --check-config).
+_METRICS_DIR_OURS = "_BOUNCER_METRICS_DIR_CREATED"  # "<master pid>:<directory>", so only its maker removes it
 
 
 def on_starting(server):
-    """Once per start (not on a reload): counts left by an earlier run are not this run's."""
-    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    """Once per start of the master (not on a reload)."""
+    directory = env_str("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="bouncer-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        os.environ[_METRICS_DIR_OURS] = f"{os.getpid()}:{directory}"
+        return
+    # Given by the operator: counts left by an earlier run are not this run's.
     os.makedirs(directory, exist_ok=True)
     for stale in glob.glob(os.path.join(directory, "*.db")):
         os.remove(stale)
@@ -121,6 +125,6 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    directory = os.environ.get(_METRICS_DIR_OURS)
-    if directory and directory == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    pid, _, directory = os.environ.get(_METRICS_DIR_OURS, "").partition(":")
+    if pid == str(os.getpid()) and directory == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         shutil.rmtree(directory, ignore_errors=True)
