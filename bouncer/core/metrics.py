@@ -29,6 +29,7 @@ URL patterns, throttle scopes), never user input, so the number of series is bou
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import logging
@@ -98,8 +99,21 @@ STATIC = "static"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 DEPENDENCIES = ("database", "cache")
 
-# Children resolved once: ``labels()`` takes a lock and builds a tuple on every call.
+# Children resolved once: ``labels()`` takes a lock and builds its key on every call.
 _DEPENDENCY_CHILDREN = {name: DEPENDENCY_ERRORS.labels(name) for name in DEPENDENCIES}
+_CHILDREN: dict[tuple, object] = {}
+
+
+def _child(metric, *values: str):
+    """``metric.labels(*values)``, kept after the first use (label values are closed sets: the dict stays small).
+
+    A race between two threads at a first use makes the same child twice; prometheus_client returns one object.
+    """
+    key = (id(metric), values)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*values)
+    return child
 
 
 def _safely(count):
@@ -130,19 +144,19 @@ def metrics_dependency_error(dependency: str) -> None:
 @_safely
 def throttled(scope: str) -> None:
     """One request refused by the throttle of ``scope``."""
-    THROTTLED.labels(scope).inc()
+    _child(THROTTLED, scope).inc()
 
 
 @_safely
 def refresh_rejected(kind: str) -> None:
     """A refresh token refused for what it is (unknown, expired, revoked), not a replay: those are ``reuse``."""
-    REFRESHES.labels(kind, "rejected").inc()
+    _child(REFRESHES, kind, "rejected").inc()
 
 
 @_safely
 def session_login_received(sender=None, **kwargs) -> None:
     """``user_logged_in``: a session was issued (every session sign-in calls ``login()``)."""
-    CREDENTIALS_ISSUED.labels("session").inc()
+    _child(CREDENTIALS_ISSUED, "session").inc()
 
 
 # --- security events, from the audit log ----------------------------------------------
@@ -170,7 +184,7 @@ def _signin_succeeded(request, method: str) -> None:
     request = getattr(request, "_request", request)
     if request is not None and getattr(request, _SIGNIN_COUNTED, False):
         return
-    SIGNINS.labels(method or "unknown", "succeeded").inc()
+    _child(SIGNINS, method or "unknown", "succeeded").inc()
     if request is not None:
         setattr(request, _SIGNIN_COUNTED, True)
 
@@ -180,12 +194,12 @@ def _count_event(action: str, method: str, data: dict, request) -> None:
     if action == "login_succeeded":
         _signin_succeeded(request, method)
     elif action == "login_failed":
-        SIGNINS.labels(method or "unknown", "locked" if data.get("reason") == "locked" else "failed").inc()
+        _child(SIGNINS, method or "unknown", "locked" if data.get("reason") == "locked" else "failed").inc()
     elif action == "account_locked":
-        LOCKOUTS.labels(method or "unknown").inc()
+        _child(LOCKOUTS, method or "unknown").inc()
     elif action == "token_issued":
         if method in TOKEN_KINDS:
-            CREDENTIALS_ISSUED.labels(method).inc()
+            _child(CREDENTIALS_ISSUED, method).inc()
         # A DRF token or JWT sign-in has no login_succeeded row: the issue is its success
         # (docs/audit.md); for OAuth2 only the password grant is a sign-in (a code was
         # signed in for on the session login page, client credentials have no user).
@@ -193,31 +207,31 @@ def _count_event(action: str, method: str, data: dict, request) -> None:
             _signin_succeeded(request, method)
     elif action == "token_refreshed":
         if method in ("jwt", "oauth2"):
-            REFRESHES.labels(method, "grace" if data.get("grace") else "rotated").inc()
+            _child(REFRESHES, method, "grace" if data.get("grace") else "rotated").inc()
     elif action == "token_reuse_detected":
         if method in ("jwt", "oauth2"):
-            REFRESHES.labels(method, "reuse").inc()
-            REUSE_DETECTIONS.labels(method).inc()
-            CREDENTIALS_REVOKED.labels(method).inc()
+            _child(REFRESHES, method, "reuse").inc()
+            _child(REUSE_DETECTIONS, method).inc()
+            _child(CREDENTIALS_REVOKED, method).inc()
     elif action == "code_replayed":
-        REUSE_DETECTIONS.labels("oauth2_code").inc()
-        CREDENTIALS_REVOKED.labels("oauth2").inc()
+        _child(REUSE_DETECTIONS, "oauth2_code").inc()
+        _child(CREDENTIALS_REVOKED, "oauth2").inc()
     elif action == "token_revoked":
         if method in TOKEN_KINDS:
-            CREDENTIALS_REVOKED.labels(method).inc(_amount(data))
+            _child(CREDENTIALS_REVOKED, method).inc(_amount(data))
     elif action == "logout":
         if method == "session":
-            CREDENTIALS_REVOKED.labels("session").inc(_amount(data))
+            _child(CREDENTIALS_REVOKED, "session").inc(_amount(data))
     elif action in ("mfa_succeeded", "recovery_code_used", "mfa_failed"):
         factor = "recovery_code" if action == "recovery_code_used" else str(data.get("factor") or "unknown")
-        MFA_CHALLENGES.labels(factor, "failed" if action == "mfa_failed" else "succeeded").inc()
+        _child(MFA_CHALLENGES, factor, "failed" if action == "mfa_failed" else "succeeded").inc()
 
 
 @_safely
 def audit_event_count(event, request=None) -> None:
     """Count one audit event (``bouncer.audit.services.audit_log`` calls this for every row written)."""
     action = str(event.action)
-    AUDIT_EVENTS.labels(action).inc()
+    _child(AUDIT_EVENTS, action).inc()
     _count_event(action, event.method or "", event.data if isinstance(event.data, dict) else {}, request)
 
 
@@ -285,6 +299,10 @@ def _networks(entries: tuple[str, ...]) -> tuple:
     return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
 
 
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
+
+
 def metrics_access_allowed(request: HttpRequest) -> bool:
     """Whether ``request`` may read /metrics: its address is allowed, or it sends the bearer secret.
 
@@ -296,7 +314,8 @@ def metrics_access_allowed(request: HttpRequest) -> bool:
     token = conf.get("TOKEN") or ""
     if token:
         scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode()):
+        # Digests of equal length, so not even the secret's length shows in the time taken.
+        if scheme.lower() == "bearer" and hmac.compare_digest(_digest(value.strip()), _digest(token)):
             return True
     allowed = tuple(conf.get("ALLOW_IPS") or ())
     if allowed:
