@@ -370,3 +370,24 @@ def test_a_metric_that_cannot_be_written_never_breaks_the_request(monkeypatch):
     assert login(Client(), "alice").status_code == 200
     assert AuditEvent.objects.filter(action=AuditAction.LOGIN_SUCCEEDED, method="session").count() == 1
     metrics.metrics_dependency_error("not-a-dependency")  # its label is made on the spot: the broken path
+
+
+@override_settings(REST_FRAMEWORK=RELAXED)
+def test_oauth2_revocation_and_code_replay_are_counted():
+    from tests.oauth.conftest import authorize, code_from, exchange, pkce_pair
+
+    user = make_user("alice")
+    password_app, public_app = make_app("password"), make_app("authorization-code", client_type="public")
+    delta = Delta()
+    tokens = password_tokens(password_app, user)
+    revoked = post_form("/o/revoke_token/", {"token": tokens["access_token"]}, HTTP_AUTHORIZATION=password_app.basic())
+    assert revoked.status_code == 200
+    verifier, challenge = pkce_pair()
+    code = code_from(authorize(user, public_app, scope="read", challenge=challenge))
+    assert exchange(public_app, code, verifier, confidential=False).status_code == 200
+    assert exchange(public_app, code, verifier, confidential=False).status_code == 400  # replayed: its tokens revoked
+    assert delta("bouncer_credentials_revoked_total", kind="oauth2") == 2
+    assert delta("bouncer_reuse_detections_total", kind="oauth2_code") == 1
+    assert delta("bouncer_credentials_issued_total", kind="oauth2") == 2  # the password grant and the code's exchange
+    # A code is not a sign-in of its own (the user signed in on the login page): only the password grant is.
+    assert delta("bouncer_signins_total", method="oauth2", outcome="succeeded") == 1
