@@ -16,17 +16,22 @@ Every value comes from the environment (the README's configuration table):
   HTTPS itself with this certificate chain (PEM, the server's certificate first) and its
   private key, on every address of ``BOUNCER_BIND``, and nothing over plain HTTP; unset,
   plain HTTP for a TLS-terminating proxy in front. One without the other, a file that
-  cannot be read, or a key that is not the certificate's stops gunicorn at start.
+  cannot be read, or a key that is not the certificate's stops gunicorn at start;
+- ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary directory per start): where every
+  worker keeps its Prometheus counts, so ``/metrics`` sums all workers (docs/operations.md#metrics).
 
 One JSON object per request goes to stdout (the access log), errors to stderr.
 Standalone on purpose: it does not import Django settings.
 """
 
+import glob
 import ipaddress
 import json
 import multiprocessing
 import os
+import shutil
 import ssl
+import tempfile
 
 from gunicorn.glogging import Logger, SafeAtoms
 
@@ -157,3 +162,40 @@ access_log_format = (
     '"protocol": "%(H)s", "status": %(s)s, "bytes": "%(B)s", "duration_us": %(D)s, '
     '"referer": "%(f)s", "user_agent": "%(a)s", "request_id": "%({x-request-id}i)s"}'
 )
+
+
+# Prometheus metrics from every worker (bouncer/core/metrics.py): prometheus_client's
+# multiprocess mode, in which each worker writes its counts to files in one directory
+# and a scrape sums them. The variable must be set before a worker imports
+# prometheus_client: in the master, at start (``on_starting``, before any worker is
+# forked; so never ``preload_app``, which loads Bouncer earlier). Not given: a fresh
+# directory for this start, removed at exit; a reload (SIGHUP) keeps it and the counts.
+# Nothing happens when this file is only read (a test importing it, --check-config).
+_METRICS_DIR_OURS = "_BOUNCER_METRICS_DIR_CREATED"  # "<master pid>:<directory>", so only its maker removes it
+
+
+def on_starting(server):
+    """Once per start of the master (not on a reload)."""
+    directory = env_str("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="bouncer-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        os.environ[_METRICS_DIR_OURS] = f"{os.getpid()}:{directory}"
+        return
+    # Given by the operator: counts left by an earlier run are not this run's.
+    os.makedirs(directory, exist_ok=True)
+    for stale in glob.glob(os.path.join(directory, "*.db")):
+        os.remove(stale)
+
+
+def child_exit(server, worker):
+    """A worker ended: its live gauges go (its counters stay in the totals)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    pid, _, directory = os.environ.get(_METRICS_DIR_OURS, "").partition(":")
+    if pid == str(os.getpid()) and directory == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        shutil.rmtree(directory, ignore_errors=True)

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from bouncer.core import handlers
 from bouncer.core import views as core_views
+from bouncer.core.metrics import metrics_view
 from bouncer.multifactor import api as mfa_api
 from bouncer.tokens.jwt.api import jwks_view
 from bouncer.users import views as users_views
@@ -12,6 +13,8 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
+    # Prometheus; 404 unless the caller is allowed (BOUNCER_METRICS_*). Plain Django: not in the schema.
+    path("metrics", metrics_view, name="metrics"),
     # The admin's login and password-change pages through the sign-in flow
     # (throttles, lockout, audit); before admin.site.urls so they resolve here.
     path("admin/login/", users_views.admin_sign_in, name="admin-login"),

@@ -15,6 +15,7 @@ from django.utils import timezone
 from bouncer.audit.models import AuditAction, AuditEvent
 from bouncer.core.http import client_ip
 from bouncer.core.logging import scrub
+from bouncer.core.metrics import audit_event_count
 from bouncer.core.rows import row_insert
 
 logger = logging.getLogger("bouncer.audit")
@@ -56,8 +57,14 @@ def audit_event(
     )
 
 
-def audit_log(event: AuditEvent) -> None:
-    """The event's JSON log line, written once its row is stored."""
+def audit_log(event: AuditEvent, request: HttpRequest | None = None) -> None:
+    """The event's JSON log line and its metrics (bouncer/core/metrics.py), once its row is stored.
+
+    Every path that stores an audit row ends here (``audit_record``; the JWT
+    refresh's one-statement path, which inserts its row in its own SQL), so
+    this is the one place security events are counted.
+    """
+    audit_event_count(event, request)
     logger.info(
         "audit %s",
         event.action,
@@ -84,7 +91,7 @@ def audit_record(
 ) -> AuditEvent:
     """Store one audit event and log it as one JSON line."""
     event = row_insert(audit_event(action=action, request=request, user=user, username=username, method=method, data=data))
-    audit_log(event)
+    audit_log(event, request)
     if secrets.randbelow(PRUNE_EVERY_N_EVENTS) == 0:
         # After the caller's transaction commits (at once outside one), never in
         # it: the caller's locks are not held while old rows go, and a failed

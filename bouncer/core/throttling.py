@@ -38,6 +38,7 @@ from django.core.cache import cache, caches
 from django_redis.cache import RedisCache
 from rest_framework.throttling import BaseThrottle
 
+from bouncer.core import metrics
 from bouncer.core.http import client_bucket
 from bouncer.core.identifiers import identifier_normalize
 
@@ -161,28 +162,34 @@ def throttle_hit(hits: list[Hit], *, now: float | None = None) -> int | None:
     """Count one request on every scope; None when all allow it, else the seconds to wait.
 
     A refused request is taken back from every counter, so it neither pushes
-    the window forward nor uses up another scope's allowance.
+    the window forward nor uses up another scope's allowance; each scope that
+    refused it counts one throttled request (``bouncer_throttled_requests_total``).
     """
     now = time.time() if now is None else now
-    active, pairs, timeouts, elapsed_of = [], [], [], []
+    scopes, active, pairs, timeouts, elapsed_of = [], [], [], [], []
     for hit in hits:
         rate = scope_rate(hit.scope)
         if rate is None or not hit.ident:
             continue
         current, previous, elapsed = _keys(f"{hit.scope}:{hit.ident}", now, rate[1])
+        scopes.append(hit.scope)
         active.append(rate)
         pairs.append((current, previous))
         timeouts.append(2 * rate[1])
         elapsed_of.append(elapsed)
     if not active:
         return None
-    waits = []
-    for (limit, duration), (count, before), elapsed in zip(active, _incr_all(pairs, timeouts=timeouts), elapsed_of, strict=True):
+    waits, refusing = [], []
+    counted = _incr_all(pairs, timeouts=timeouts)
+    for scope, (limit, duration), (count, before), elapsed in zip(scopes, active, counted, elapsed_of, strict=True):
         if _estimate(count, before, duration=duration, elapsed=elapsed) > limit + _EPSILON:
             waits.append(_wait(count - 1, before, limit=limit, duration=duration, elapsed=elapsed))
+            refusing.append(scope)
     if not waits:
         return None
     _take_back([current for current, _ in pairs])
+    for scope in refusing:
+        metrics.throttled(scope)
     return max(1, math.ceil(max(waits) - _EPSILON))
 
 

@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
 import bouncer
+from bouncer.core.metrics import metrics_dependency_error
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def _database_ok() -> bool:
             return cursor.fetchone() == (1,)
     except Exception:  # noqa: BLE001 - any failure means "not ready"
         logger.warning("readiness: database unreachable", exc_info=True)
+        metrics_dependency_error("database")
         return False
 
 
@@ -49,6 +51,7 @@ def _cache_ok() -> bool:
         return ok
     except Exception:  # noqa: BLE001
         logger.warning("readiness: cache unreachable", exc_info=True)
+        metrics_dependency_error("cache")
         return False
 
 

@@ -226,8 +226,11 @@ def oauth_refresh_token_family_revoke(*, client, token_checksum: str) -> None:
         oauth_refresh_family_revoke(token_family=row.token_family)
 
 
-def oauth_refresh_reuse_record(*, request: HttpRequest | None, client, token_checksum: str) -> None:
-    """A refused refresh token that exists revoked was replayed: the toolkit revoked its family."""
+def oauth_refresh_reuse_record(*, request: HttpRequest | None, client, token_checksum: str) -> bool:
+    """A refused refresh token that exists revoked was replayed: the toolkit revoked its family.
+
+    Whether it was such a replay (recorded); False for a token that is not a revoked one of this client.
+    """
     row = (
         get_refresh_token_model()
         .objects.filter(token_checksum=token_checksum, revoked__isnull=False, application_id=getattr(client, "pk", None))
@@ -242,6 +245,8 @@ def oauth_refresh_reuse_record(*, request: HttpRequest | None, client, token_che
             method=METHOD,
             data={"client_id": client.client_id, "family": str(row.token_family)},
         )
+        return True
+    return False
 
 
 # --- authorization codes ------------------------------------------------------------

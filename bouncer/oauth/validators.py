@@ -39,7 +39,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
-from bouncer.core import assurance
+from bouncer.core import assurance, metrics
 from bouncer.core.credentials import credential_issue_guard
 from bouncer.core.digests import sha256_hex
 from bouncer.core.exceptions import InvalidCredentials
@@ -290,9 +290,11 @@ class BouncerOAuth2Validator(OAuth2Validator):
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         if super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             return True
-        services.oauth_refresh_reuse_record(
+        reused = services.oauth_refresh_reuse_record(
             request=self.build_http_request(request), client=client, token_checksum=checksum(refresh_token)
         )
+        if not reused:  # a replay is counted with its audit row (token_reuse_detected)
+            metrics.refresh_rejected("oauth2")
         return False
 
     # --- refresh tokens: the grace period under hashed storage ----------------------

@@ -160,6 +160,7 @@ from config.settings.auth import *  # noqa: E402,F401,F403
 from config.settings.drf import *  # noqa: E402,F401,F403
 from config.settings.jwt import *  # noqa: E402,F401,F403
 from config.settings.logging import *  # noqa: E402,F401,F403
+from config.settings.metrics import *  # noqa: E402,F401,F403
 from config.settings.mfa import *  # noqa: E402,F401,F403
 from config.settings.oauth import *  # noqa: E402,F401,F403
 from config.settings.security import *  # noqa: E402,F401,F403

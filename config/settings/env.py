@@ -278,6 +278,9 @@ LOG_LEVEL = env_choice("BOUNCER_LOG_LEVEL", "info", ("debug", "info", "warning",
 METRICS_ALLOW_IPS = env_list("BOUNCER_METRICS_ALLOW_IPS")
 #: ... or a request with ``Authorization: Bearer <this>``. Both empty: /metrics answers 404 to everyone.
 METRICS_TOKEN = env_str("BOUNCER_METRICS_TOKEN")
+#: prometheus_client's multiprocess directory (it reads the variable itself, at import);
+#: gunicorn.conf.py sets a fresh one per start. Empty: this process's own numbers are served.
+METRICS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
 #: SPA origins allowed to call the API with credentials (CORS); empty: no cross-origin access.
 CORS_ALLOWED_ORIGINS = env_list("BOUNCER_CORS_ALLOWED_ORIGINS")
 #: Audit rows older than this many days are pruned as Bouncer runs; 0 keeps every row.

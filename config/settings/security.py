@@ -75,8 +75,8 @@ if env.BEHIND_PROXY:
 
 if env.PRODUCTION:
     SECURE_SSL_REDIRECT = True
-    # Health probes come from the orchestrator over plain HTTP inside the network.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    # Health probes and the Prometheus scrape come from inside the network, over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = env.HSTS_SECONDS
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.HSTS_PRELOAD

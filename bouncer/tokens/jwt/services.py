@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_event, audit_log, audit_record
-from bouncer.core import assurance, credentials
+from bouncer.core import assurance, credentials, metrics
 from bouncer.core.exceptions import DomainError, error_body
 from bouncer.core.http import client_ip
 from bouncer.tokens.jwt.codec import ACCESS, REFRESH, InvalidJwt, jwt_decode, jwt_encode, uuid7
@@ -39,9 +39,11 @@ class JwtRejected(DomainError):
 
     status_code = 401
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, reuse: bool = False) -> None:
         super().__init__(error_body(message, code))
         self.code = code
+        #: A replayed refresh token (its sign-in revoked), not merely an invalid one.
+        self.reuse = reuse
 
 
 @dataclass(frozen=True)
@@ -190,14 +192,19 @@ def jwt_refresh(*, raw: str, request: HttpRequest | None) -> TokenPair:
     anything else (a lost race, reuse, a revoked sign-in, another database)
     takes the transaction below, which decides why.
     """
-    claims = _decode(raw, REFRESH)
-    now = timezone.now()
-    jti, family_id, user_id = _uuid(claims["jti"]), _uuid(claims["fam"]), _user_id(claims["sub"])
-    pair = None
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        pair = _refresh_at_once(claims=claims, jti=jti, family_id=family_id, user_id=user_id, now=now, request=request)
-    if pair is None:
-        pair = _refresh_in_transaction(claims=claims, jti=jti, family_id=family_id, user_id=user_id, now=now, request=request)
+    try:
+        claims = _decode(raw, REFRESH)
+        now = timezone.now()
+        jti, family_id, user_id = _uuid(claims["jti"]), _uuid(claims["fam"]), _user_id(claims["sub"])
+        pair = None
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            pair = _refresh_at_once(claims=claims, jti=jti, family_id=family_id, user_id=user_id, now=now, request=request)
+        if pair is None:
+            pair = _refresh_in_transaction(claims=claims, jti=jti, family_id=family_id, user_id=user_id, now=now, request=request)
+    except JwtRejected as exc:
+        if not exc.reuse:  # a replay was counted with its audit row (token_reuse_detected)
+            metrics.refresh_rejected("jwt")
+        raise
     if secrets.randbelow(PURGE_EVERY_N_REFRESHES) == 0:
         # Sign-ins purge every time; long-lived sign-ins that only refresh
         # also retire expired rows, on about one refresh in N.
@@ -294,7 +301,7 @@ def _refresh_in_transaction(*, claims, jti, family_id, user_id, now, request) ->
             )
     if verdict == REUSE:
         family_state_invalidate([family_id])
-        raise JwtRejected("token_revoked", "Token has been revoked.")
+        raise JwtRejected("token_revoked", "Token has been revoked.", reuse=True)
     return pair
 
 
