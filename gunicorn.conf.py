@@ -7,6 +7,8 @@ Every value comes from the environment (the README's configuration table):
 - ``BOUNCER_TIMEOUT`` (30 s): a worker silent this long is killed and replaced;
 - ``BOUNCER_GRACEFUL_TIMEOUT`` (30 s): on restart, how long requests in flight may finish;
 - ``BOUNCER_KEEPALIVE`` (5 s): idle keep-alive connections from the proxy;
+- ``BOUNCER_CONTROL_SOCKET`` (off): a path for gunicorn's control socket (``gunicornc``);
+  give each node on a machine its own;
 - ``BOUNCER_BEHIND_PROXY`` (off): off, gunicorn trusts no ``X-Forwarded-*`` header from
   anyone; on, it trusts them from ``BOUNCER_FORWARDED_ALLOW_IPS`` (``127.0.0.1``), the
   proxy's addresses (comma-separated).
@@ -56,6 +58,16 @@ workers = env_int("BOUNCER_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8)
 timeout = env_int("BOUNCER_TIMEOUT", 30)
 graceful_timeout = env_int("BOUNCER_GRACEFUL_TIMEOUT", 30)
 keepalive = env_int("BOUNCER_KEEPALIVE", 5)
+
+# gunicorn 25.1+ opens a control socket (reload, shutdown, scaling at run time) at one
+# path per user by default ($XDG_RUNTIME_DIR/gunicorn.ctl, else ~/.gunicorn/gunicorn.ctl):
+# two nodes of one user on one machine would take it from each other, and the first
+# to stop deletes the other's. Off unless this node is given a path of its own.
+control_socket_path = env_str("BOUNCER_CONTROL_SOCKET", "").strip()
+if control_socket_path:
+    control_socket = control_socket_path
+else:
+    control_socket_disable = True
 
 # Which peers may tell gunicorn the scheme and client address (X-Forwarded-*):
 # nobody unless Bouncer is configured as behind a proxy, then only the proxy.
