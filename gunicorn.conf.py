@@ -69,6 +69,17 @@ if control_socket_path:
 else:
     control_socket_disable = True
 
+
+def on_starting(server):
+    # Without Redis every process counts throttles and lockouts on its own: with
+    # several workers (or nodes) an attacker gets that many times the attempts.
+    if env_str("BOUNCER_ENV", "development").strip().lower() == "production" and server.cfg.workers > 1 \
+            and not env_str("REDIS_URL", "").strip():
+        server.log.warning(
+            "%d workers without REDIS_URL: throttles and lockouts count per process "
+            "(docs/deployment.md, Several nodes); set REDIS_URL, or run one worker", server.cfg.workers)
+
+
 # Which peers may tell gunicorn the scheme and client address (X-Forwarded-*):
 # nobody unless Bouncer is configured as behind a proxy, then only the proxy.
 if env_bool("BOUNCER_BEHIND_PROXY", False):

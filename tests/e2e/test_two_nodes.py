@@ -15,6 +15,7 @@ Redis. A load balancer may send any request of a client to either node, so:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -30,13 +31,11 @@ from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
 from tests.e2e.conftest import bouncer_server, free_port
-from tests.e2e.oauth_support import (  # noqa: F401 (autouse fixture)
+from tests.e2e.oauth_support import (
     Forms,
     answer_consent,
-    authlib_over_http,
+    authlib_over_http,  # noqa: F401 (autouse fixture)
     consent_page,
-    create_client,
-    hidden_fields,
     manage,
     sign_in_page,
 )
@@ -59,6 +58,7 @@ class Nodes:
     env: dict
     sockets: tuple[Path, Path]
     logs: tuple[Path, Path]
+    clients: dict[str, tuple[str, str]]
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +80,39 @@ def nodes(live_server_url, live_server_env, tmp_path_factory):
     # As in production: the key rings exist before the nodes start (neither invents its own).
     if not (local / "jwt_keys.json").exists():
         manage(env, "jwt_rotate_keys")
+    clients = setup_clients(env)
     sockets = (tmp / "node-a.ctl", tmp / "node-b.ctl")
     with bouncer_server({**env, "BOUNCER_CONTROL_SOCKET": str(sockets[0])}, log_name="node-a.log", port=port_a) as a, \
             bouncer_server({**env, "BOUNCER_CONTROL_SOCKET": str(sockets[1])}, log_name="node-b.log") as b:
-        yield Nodes(a=a, b=b, env=env, sockets=sockets, logs=(local / "node-a.log", local / "node-b.log"))
+        yield Nodes(a=a, b=b, env=env, sockets=sockets, logs=(local / "node-a.log", local / "node-b.log"), clients=clients)
+
+
+CLIENTS = {
+    "password": ["Two nodes password", "--type", "confidential", "--grant", "password"],
+    "code": ["Two nodes portal", "--type", "confidential", "--grant", "authorization-code", "--redirect-uri", REDIRECT],
+    "service": ["Two nodes service", "--type", "confidential", "--grant", "client-credentials"],
+}
+
+
+def setup_clients(env: dict) -> dict[str, tuple[str, str]]:
+    """The OAuth2 clients (``oauth_create_client``, as an operator registers them) and an
+    admin, in one ``manage.py shell``: each process start costs seconds."""
+    script = (
+        "import io, json\n"
+        "from django.core.management import call_command\n"
+        "from bouncer.users.models import User\n"
+        "out = {}\n"
+        f"for key, args in {CLIENTS!r}.items():\n"
+        "    buffer = io.StringIO()\n"
+        "    call_command('oauth_create_client', *args, stdout=buffer)\n"
+        "    out[key] = buffer.getvalue()\n"
+        f"User.objects.create_superuser('tn_admin', 'tn_admin@example.com', {PASSWORD!r})\n"
+        "print('TN_CLIENTS ' + json.dumps(out))\n"
+    )
+    line = next(line for line in manage(env, "shell", "-v", "0", "-c", script).splitlines() if line.startswith("TN_CLIENTS "))
+    printed = json.loads(line.removeprefix("TN_CLIENTS "))
+    found = {key: dict(re.findall(r"^(client_id|client_secret)=(\S+)$", text, re.M)) for key, text in printed.items()}
+    return {key: (values["client_id"], values["client_secret"]) for key, values in found.items()}
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -127,15 +156,14 @@ def jwt_pair(node: str, username: str) -> dict:
 
 
 def password_grant(nodes: Nodes, node: str, username: str, scope: str = "read write") -> dict:
-    client_id, secret = create_client(nodes.env, f"Password {username}", "--type", "confidential", "--grant", "password")
+    client_id, secret = nodes.clients["password"]
     return OAuth2Session(client_id, secret, scope=scope).fetch_token(
         f"{node}/o/token/", grant_type="password", username=username, password=PASSWORD)
 
 
 @pytest.fixture(scope="module")
 def code_client(nodes) -> tuple[str, str]:
-    return create_client(nodes.env, "Two nodes portal", "--type", "confidential", "--grant", "authorization-code",
-                         "--redirect-uri", REDIRECT)
+    return nodes.clients["code"]
 
 
 def code_flow(code_client, *, username: str, authorize_on: str, token_on: str, scope: str = "openid profile read") -> dict:
@@ -274,7 +302,7 @@ def test_oauth2_code_with_pkce_authorized_on_a_is_redeemed_and_used_on_b(nodes, 
 
 
 def test_oauth2_client_credentials_issued_on_a_introspect_active_on_b(nodes):
-    client_id, secret = create_client(nodes.env, "Two nodes service", "--type", "confidential", "--grant", "client-credentials")
+    client_id, secret = nodes.clients["service"]
     token = OAuth2Session(client_id, secret, scope="read").fetch_token(f"{nodes.a}/o/token/", grant_type="client_credentials")
     active = requests.post(f"{nodes.b}/o/introspect/", data={"token": token["access_token"]}, auth=(client_id, secret), timeout=10)
     assert active.status_code == 200 and active.json()["active"] is True and active.json()["client_id"] == client_id
@@ -370,9 +398,6 @@ def test_deactivation_in_the_admin_on_a_ends_everything_on_b(nodes):
     for kind, client in held.items():
         assert statuses(client, nodes.b) == {200}, kind
     user_id = held["token"].get(f"{nodes.b}/api/accounts/profile/", timeout=10).json()["id"]
-    manage(nodes.env, "shell", "-v", "0", "-c",
-           "from bouncer.users.models import User; User.objects.create_superuser('tn_admin', 'tn_admin@example.com', "
-           f"'{PASSWORD}')")
     admin = requests.Session()
     assert sign_in_page(admin, f"{nodes.a}/accounts/login/?next=/admin/", username="tn_admin", password=PASSWORD).status_code == 302
     change = admin.get(f"{nodes.a}/admin/users/user/{user_id}/change/", timeout=10)
