@@ -7,14 +7,16 @@ Every value comes from the environment (the README's configuration table):
 - ``BOUNCER_TIMEOUT`` (30 s): a worker silent this long is killed and replaced;
 - ``BOUNCER_GRACEFUL_TIMEOUT`` (30 s): on restart, how long requests in flight may finish;
 - ``BOUNCER_KEEPALIVE`` (5 s): idle keep-alive connections from the proxy;
-- ``BOUNCER_CONTROL_SOCKET`` (off): a path for gunicorn's control socket (``gunicornc``);
-  give each node on a machine its own;
 - ``BOUNCER_BEHIND_PROXY`` (off): off, gunicorn trusts no ``X-Forwarded-*`` header from
   anyone; on, it trusts them from ``BOUNCER_FORWARDED_ALLOW_IPS`` (``127.0.0.1``), the
   proxy's addresses (comma-separated).
 
 One JSON object per request goes to stdout (the access log), errors to stderr.
 Standalone on purpose: it does not import Django settings.
+
+Several nodes (docs/deployment.md): ``BOUNCER_CONTROL_SOCKET`` (off) is the path of
+gunicorn's control socket (``gunicornc``), one per node; production with several workers
+and no ``REDIS_URL`` is warned about at start.
 """
 
 import json
@@ -59,27 +61,6 @@ timeout = env_int("BOUNCER_TIMEOUT", 30)
 graceful_timeout = env_int("BOUNCER_GRACEFUL_TIMEOUT", 30)
 keepalive = env_int("BOUNCER_KEEPALIVE", 5)
 
-# gunicorn 25.1+ opens a control socket (reload, shutdown, scaling at run time) at one
-# path per user by default ($XDG_RUNTIME_DIR/gunicorn.ctl, else ~/.gunicorn/gunicorn.ctl):
-# two nodes of one user on one machine would take it from each other, and the first
-# to stop deletes the other's. Off unless this node is given a path of its own.
-control_socket_path = env_str("BOUNCER_CONTROL_SOCKET", "").strip()
-if control_socket_path:
-    control_socket = control_socket_path
-else:
-    control_socket_disable = True
-
-
-def on_starting(server):
-    # Without Redis every process counts throttles and lockouts on its own: with
-    # several workers (or nodes) an attacker gets that many times the attempts.
-    if env_str("BOUNCER_ENV", "development").strip().lower() == "production" and server.cfg.workers > 1 \
-            and not env_str("REDIS_URL", "").strip():
-        server.log.warning(
-            "%d workers without REDIS_URL: throttles and lockouts count per process "
-            "(docs/deployment.md, Several nodes); set REDIS_URL, or run one worker", server.cfg.workers)
-
-
 # Which peers may tell gunicorn the scheme and client address (X-Forwarded-*):
 # nobody unless Bouncer is configured as behind a proxy, then only the proxy.
 if env_bool("BOUNCER_BEHIND_PROXY", False):
@@ -109,3 +90,24 @@ access_log_format = (
     '"protocol": "%(H)s", "status": %(s)s, "bytes": "%(B)s", "duration_us": %(D)s, '
     '"referer": "%(f)s", "user_agent": "%(a)s", "request_id": "%({x-request-id}i)s"}'
 )
+
+
+# gunicorn 25.1+ opens a control socket (reload, shutdown, scaling at run time) at one
+# path per user by default ($XDG_RUNTIME_DIR/gunicorn.ctl, else ~/.gunicorn/gunicorn.ctl):
+# two nodes of one user on one machine would take it from each other, and the first
+# to stop deletes the other's. Off unless this node is given a path of its own.
+control_socket_path = env_str("BOUNCER_CONTROL_SOCKET", "").strip()
+if control_socket_path:
+    control_socket = control_socket_path
+else:
+    control_socket_disable = True
+
+
+def on_starting(server):
+    # Without Redis every process counts throttles and lockouts on its own: with
+    # several workers (or nodes) an attacker gets that many times the attempts.
+    if env_str("BOUNCER_ENV", "development").strip().lower() == "production" and server.cfg.workers > 1 \
+            and not env_str("REDIS_URL", "").strip():
+        server.log.warning(
+            "%d workers without REDIS_URL: throttles and lockouts count per process "
+            "(docs/deployment.md, Several nodes); set REDIS_URL, or run one worker", server.cfg.workers)

@@ -1,4 +1,4 @@
-"""gunicorn.conf.py as gunicorn loads it: the control socket and the several-workers warning."""
+"""gunicorn.conf.py as gunicorn loads it, for several nodes: the control socket and the several-workers warning."""
 
 from pathlib import Path
 from types import SimpleNamespace
