@@ -22,6 +22,10 @@ Every value comes from the environment (the README's configuration table):
 
 One JSON object per request goes to stdout (the access log), errors to stderr.
 Standalone on purpose: it does not import Django settings.
+
+Several nodes (docs/deployment.md): ``BOUNCER_CONTROL_SOCKET`` (off) is the path of
+gunicorn's control socket (``gunicornc``), one per node; production with several workers
+and no ``REDIS_URL`` is warned about at start.
 """
 
 import glob
@@ -164,6 +168,27 @@ access_log_format = (
 )
 
 
+# gunicorn 25.1+ opens a control socket (reload, shutdown, scaling at run time) at one
+# path per user by default ($XDG_RUNTIME_DIR/gunicorn.ctl, else ~/.gunicorn/gunicorn.ctl):
+# two nodes of one user on one machine would take it from each other, and the first
+# to stop deletes the other's. Off unless this node is given a path of its own.
+control_socket_path = env_str("BOUNCER_CONTROL_SOCKET", "").strip()
+if control_socket_path:
+    control_socket = control_socket_path
+else:
+    control_socket_disable = True
+
+
+def _warn_without_redis(server):
+    # Without Redis every process counts throttles and lockouts on its own: with
+    # several workers (or nodes) an attacker gets that many times the attempts.
+    if env_str("BOUNCER_ENV", "development").strip().lower() == "production" and server.cfg.workers > 1 \
+            and not env_str("REDIS_URL", "").strip():
+        server.log.warning(
+            "%d workers without REDIS_URL: throttles and lockouts count per process "
+            "(docs/deployment.md, Several nodes); set REDIS_URL, or run one worker", server.cfg.workers)
+
+
 # Prometheus metrics from every worker (bouncer/core/metrics.py): prometheus_client's
 # multiprocess mode, in which each worker writes its counts to files in one directory
 # and a scrape sums them. The variable must be set before a worker imports
@@ -176,6 +201,7 @@ _METRICS_DIR_OURS = "_BOUNCER_METRICS_DIR_CREATED"  # "<master pid>:<directory>"
 
 def on_starting(server):
     """Once per start of the master (not on a reload)."""
+    _warn_without_redis(server)
     directory = env_str("PROMETHEUS_MULTIPROC_DIR", "").strip()
     if not directory:
         directory = tempfile.mkdtemp(prefix="bouncer-metrics-")

@@ -313,6 +313,10 @@ class RunningServer:
     process: subprocess.Popen | None = None
     setup: dict[str, Any] = field(default_factory=dict)
     worker_pids: list[int] = field(default_factory=list)
+    #: A session of its own (stopped as a group either way). With the kernel's
+    #: autogroup scheduling each session gets an equal share of a busy CPU, so
+    #: servers compared *at the same time* (benchmarks/two_nodes.py) share one.
+    own_session: bool = True
 
     @property
     def base_url(self) -> str:
@@ -337,10 +341,9 @@ class RunningServer:
             "--log-level", "warning",
         ]  # fmt: skip
         log = self.log_path.open("ab")
-        # A session of its own, so the whole server can be stopped as a group.
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        # A process group of its own, so the whole server can be stopped as a group.
+        group = {"start_new_session": True} if self.own_session else {"process_group": 0}
+        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, **group)
         log.close()
 
     def wait_ready(self, workers: int, timeout: float = 60) -> None:

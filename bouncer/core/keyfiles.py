@@ -8,6 +8,7 @@ in how they are loaded, not in how they are stored.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from bouncer.core.files import file_write_owner_only
@@ -20,3 +21,17 @@ def key_ring_file_read(path: Path) -> list[dict]:
 def key_ring_file_write(path: Path, entries: list[dict]) -> None:
     """Replace the file atomically, readable by the owner only."""
     file_write_owner_only(path, json.dumps(entries))
+
+
+def key_ring_file_identity(path: Path | str) -> tuple[int, int, int] | None:
+    """What tells a rewritten ring from the one already loaded: (mtime in ns, inode, size), None when absent.
+
+    One ``stat``. A rotation replaces the file (a new inode, a new mtime), so a
+    process that compares this with what it loaded sees the change at its next
+    request, even on a filesystem with coarse timestamps.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_ino, st.st_size)

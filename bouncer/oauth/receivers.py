@@ -1,6 +1,7 @@
 """Audit for tokens django-oauth-toolkit issues, the access-token cache kept in step,
-and OAuth2 authorizations in the credential registry."""
+OAuth2 authorizations in the credential registry, and the id_token key ring kept current."""
 
+from django.core.signals import request_started
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from oauth2_provider.models import get_access_token_model
@@ -10,6 +11,7 @@ from bouncer.core.credentials import credential_kind_register
 from bouncer.core.imports import import_step_register
 from bouncer.oauth.cache import access_token_cache_invalidate
 from bouncer.oauth.imports import OAuthImport
+from bouncer.oauth.keyring import oidc_keys_refresh
 from bouncer.oauth.services import OAuthCredentials, oauth_token_issued_record
 from bouncer.users.usercache import user_cache_invalidated
 
@@ -44,3 +46,11 @@ def user_changed(sender, user_id, **kwargs) -> None:
     access_token_cache_invalidate(
         checksums=AccessToken.objects.filter(user_id=user_id).values_list("token_checksum", flat=True)
     )
+
+
+@receiver(request_started, dispatch_uid="oauth_oidc_keys_refresh")
+def oidc_keys_current(sender, environ=None, **kwargs) -> None:
+    """Before an /o/ request (JWKS, discovery, token, authorize, logout) is served: the
+    key ring as the file is now, so a rotation is used without a restart (keyring.py)."""
+    if environ is not None and environ.get("PATH_INFO", "").startswith("/o/"):
+        oidc_keys_refresh()

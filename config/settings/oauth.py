@@ -4,9 +4,13 @@ Every value django-oauth-toolkit reads is here; Bouncer's own glue is the
 validator class named below (bouncer/oauth/validators.py).
 """
 
+from bouncer.core.keyfiles import key_ring_file_identity
 from bouncer.oauth.keys import oidc_signing_pems
 from config.settings import env
 
+# The file as it was before it is read: a rotation between the two is then
+# seen as a change, and loaded at the next request (bouncer/oauth/keyring.py).
+_OIDC_KEYS_LOADED = None if env.OIDC_PRIVATE_KEY else key_ring_file_identity(env.OIDC_KEYS_FILE)
 _OIDC_PEMS = oidc_signing_pems(
     private_key=env.OIDC_PRIVATE_KEY, keys_file=env.OIDC_KEYS_FILE, production=env.PRODUCTION
 )
@@ -91,8 +95,10 @@ BOUNCER_OAUTH = {
     "VERIFIED_SECRETS_MAX": 1024,
     "VERIFIED_SECRETS_SECONDS": 3600,
     "MAX_TOKEN_BYTES": 512,
-    # id_token key ring (manage.py oidc_rotate_keys writes it).
+    # id_token key ring (manage.py oidc_rotate_keys writes it; every process
+    # loads a rotated ring at its next /o/ request: bouncer/oauth/keyring.py).
     "OIDC_KEYS_FILE": env.OIDC_KEYS_FILE,
+    "OIDC_KEYS_LOADED": _OIDC_KEYS_LOADED,
     "OIDC_SINGLE_KEY": bool(env.OIDC_PRIVATE_KEY),
 }
 

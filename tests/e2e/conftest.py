@@ -81,7 +81,10 @@ def server_database(base: str, tmp_dir: Path):
     if not base.startswith(("postgres://", "postgresql://")):
         yield f"sqlite:///{tmp_dir / 'e2e.sqlite3'}"
         return
-    name = f"bouncer_e2e_{secrets.token_hex(4)}"
+    # Named after the base database (``bouncer_ci`` → ``bouncer_ci_e2e_…``), so a
+    # run against a database of one's own makes only databases of that name.
+    base_name = urlsplit(base).path.lstrip("/") or "bouncer"
+    name = f"{base_name}_e2e_{secrets.token_hex(4)}"
     with _postgres_admin(base) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -98,14 +101,16 @@ def live_server_env(server_db_url, tmp_path_factory):
 
 
 @contextmanager
-def bouncer_server(env: dict, *, log_name: str = "server.log", port: int | None = None):
-    """One gunicorn node (two workers) on 127.0.0.1 (``port``, else a free one); yields its URL."""
+def bouncer_server(env: dict, *, log_name: str = "server.log", port: int | None = None, workers: int = 2):
+    """One gunicorn node on 127.0.0.1 (``port``, else a free one), started as the
+    deployment guide starts it (gunicorn.conf.py and its environment variables); yields its URL."""
     local = Path(env["BOUNCER_LOCAL_DIR"])
     port = port or free_port()
     log = open(local / log_name, "wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi:application"],
+        cwd=ROOT, env={**env, "BOUNCER_BIND": f"127.0.0.1:{port}", "BOUNCER_WORKERS": str(workers)},
+        stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +26,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from bouncer.core.keyfiles import key_ring_file_read, key_ring_file_write
+from bouncer.core.keyfiles import key_ring_file_identity, key_ring_file_read, key_ring_file_write
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def new_ring_entry(algorithm: str) -> dict:
 
 
 @lru_cache(maxsize=4)
-def _ring(algorithm: str, private_key: str, keys_file: str, production: bool, mtime: float) -> tuple[SigningKey, ...]:
+def _ring(algorithm: str, private_key: str, keys_file: str, production: bool, identity) -> tuple[SigningKey, ...]:
     if private_key:
         return (_load(private_key, algorithm),)
     path = Path(keys_file)
@@ -85,13 +84,10 @@ def _ring(algorithm: str, private_key: str, keys_file: str, production: bool, mt
 def key_ring() -> tuple[SigningKey, ...]:
     """The asymmetric keys, current first (cached per process and configuration)."""
     conf = settings.BOUNCER_JWT
-    try:
-        # A rotation rewrites the file; every process picks it up at its next
-        # request (one stat), so all nodes verify the new key at once.
-        mtime = 0.0 if conf["PRIVATE_KEY"] else os.stat(conf["KEYS_FILE"]).st_mtime
-    except FileNotFoundError:
-        mtime = 0.0
-    return _ring(conf["ALGORITHM"], conf["PRIVATE_KEY"], conf["KEYS_FILE"], settings.BOUNCER_PRODUCTION, mtime)
+    # A rotation replaces the file; every process picks it up at its next
+    # request (one stat), so all nodes sign with the new key and verify it at once.
+    identity = None if conf["PRIVATE_KEY"] else key_ring_file_identity(conf["KEYS_FILE"])
+    return _ring(conf["ALGORITHM"], conf["PRIVATE_KEY"], conf["KEYS_FILE"], settings.BOUNCER_PRODUCTION, identity)
 
 
 def key_ring_reset() -> None:

@@ -1,8 +1,9 @@
 """Add a new id_token signing key; the previous ones stay in the JWKS.
 
-Writes the key ring (BOUNCER_OIDC_KEYS_FILE). Processes load it at start-up,
-so restart them (a rolling restart keeps serving): the new key signs from
-then on, id_tokens signed by the previous keys keep verifying.
+Writes the key ring (BOUNCER_OIDC_KEYS_FILE). Every process, on every node
+reading that file, loads it at its next /o/ request (bouncer/oauth/keyring.py):
+the new key signs from then on, no restart needed; id_tokens signed by the
+previous keys keep verifying (they stay in the JWKS).
 """
 
 from __future__ import annotations
@@ -26,4 +27,4 @@ class Command(BaseCommand):
         if conf["OIDC_SINGLE_KEY"]:
             raise CommandError("BOUNCER_OIDC_PRIVATE_KEY is set: a single key has no ring to rotate")
         entry = oidc_ring_rotate(Path(conf["OIDC_KEYS_FILE"]), keep=options["keep"])
-        self.stdout.write(f"new signing key kid={entry['kid']} in {conf['OIDC_KEYS_FILE']}; restart the processes to use it")
+        self.stdout.write(f"new signing key kid={entry['kid']} in {conf['OIDC_KEYS_FILE']}; every node signs with it from its next request")
