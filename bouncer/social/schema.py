@@ -1,12 +1,12 @@
 """OpenAPI pieces of the social API (drf-spectacular): the answers and the error codes."""
 
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
 
+from bouncer.core.schema import ERROR_REF, error_schema
 from bouncer.tokens.jwt.serializers import JwtCookieOutput, JwtPairOutput
 from bouncer.tokens.opaque.serializers import TokenLoginOutput
 
-_ERROR = inline_serializer("SocialErrorOutput", {"detail": serializers.CharField(), "code": serializers.CharField()})
+_ERROR = ERROR_REF
 
 SOCIAL_SIGNIN_OK = PolymorphicProxySerializer(
     component_name="SocialSigninOutput",
@@ -16,7 +16,7 @@ SOCIAL_SIGNIN_OK = PolymorphicProxySerializer(
 
 SOCIAL_ERRORS = {
     400: OpenApiResponse(
-        _ERROR,
+        error_schema(400),
         description="Bad body (field errors), or the provider refused the credential: `social_code_invalid`, "
         "`social_token_invalid`, `social_nonce_mismatch`, `social_token_replayed`, `social_credential_unsupported`.",
     ),

@@ -83,7 +83,7 @@ class JwtObtainApi(APIView):
     authentication_classes: list = []
     permission_classes = [SameOriginOrNonBrowser]
 
-    @extend_schema(request=JwtObtainInput, responses={200: JwtPairOutput, 401: INVALID_CREDENTIALS}, auth=[])
+    @extend_schema(summary="Get a JWT access and refresh pair", request=JwtObtainInput, responses={200: JwtPairOutput, 401: INVALID_CREDENTIALS}, auth=[])
     def post(self, request):
         data = JwtObtainInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -107,7 +107,7 @@ class JwtRefreshApi(APIView):
     permission_classes = [SameOriginOrNonBrowser]
     throttle_classes = [RefreshThrottle]
 
-    @extend_schema(request=JwtRefreshInput, responses={200: JwtPairOutput}, auth=[])
+    @extend_schema(summary="Rotate a refresh token", request=JwtRefreshInput, responses={200: JwtPairOutput}, auth=[])
     def post(self, request):
         raw, cookie = _refresh_from(request)
         return jwt_pair_response(services.jwt_refresh(raw=raw, request=request), cookie=cookie)
@@ -117,7 +117,7 @@ class JwtVerifyApi(APIView):
     authentication_classes: list = []
     permission_classes: list = []
 
-    @extend_schema(request=JwtVerifyInput, responses={200: None}, auth=[])
+    @extend_schema(summary="Verify a JWT", request=JwtVerifyInput, responses={200: None}, auth=[])
     def post(self, request):
         data = JwtVerifyInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -129,7 +129,7 @@ class JwtLogoutApi(APIView):
     authentication_classes: list = []
     permission_classes = [SameOriginOrNonBrowser]
 
-    @extend_schema(request=JwtRefreshInput, responses={200: None}, auth=[])
+    @extend_schema(summary="Retire a refresh token (JWT sign-out)", request=JwtRefreshInput, responses={200: None}, auth=[])
     def post(self, request):
         raw, cookie = _refresh_from(request)
         services.jwt_logout(raw=raw, request=request)
