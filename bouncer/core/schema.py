@@ -14,7 +14,8 @@ it runs authentication classes (a bad credential is refused even where none
 is needed), ``403`` when it has a permission beyond ``AllowAny`` or takes an
 unsafe method with session authentication (CSRF), ``404`` with a path
 parameter or a page number, ``400``/``413``/``415`` when it takes a body,
-``400`` with query parameters, ``429`` when it has throttles. Explicit
+``400`` with query parameters, ``429`` when it has throttles or is a way in
+through the sign-in flow (its throttles and lockout). Explicit
 ``extend_schema(responses=...)`` entries keep their descriptions and
 schemas, and are made to refer to the shared component too. An operation
 with no security requirement gets ``[{}]`` (anonymous), so every operation
@@ -172,7 +173,9 @@ class BouncerAutoSchema(AutoSchema):
             statuses.append(404)
         if has_body:
             statuses += [413, 415]
-        if view.get_throttles():
+        # A way in through the sign-in flow (users/signin.py's mark) is throttled
+        # and locked out there, not by DRF throttle classes.
+        if view.get_throttles() or getattr(view, "signin_method", None):
             statuses.append(429)
         return statuses
 

@@ -374,8 +374,12 @@ def oauth_paths() -> dict:
                     "oidc",
                     {
                         200: _json(_USERINFO_OUTPUT, "The claims."),
-                        401: _oauth(401, "`invalid_token`: missing, unknown or expired (with a `WWW-Authenticate` challenge)."),
-                        403: _oauth(403, "`insufficient_scope`: the token has no `openid` scope."),
+                        # The toolkit answers these with an empty body and the RFC 6750 error in
+                        # WWW-Authenticate; the API's middleware gives them its JSON body.
+                        401: error_response(401, "`unauthorized`: no access token, or an unknown or expired one "
+                                            "(RFC 6750's `invalid_token` in the `WWW-Authenticate` challenge)."),
+                        403: error_response(403, "`forbidden`: the token has no `openid` scope "
+                                            "(`insufficient_scope` in the `WWW-Authenticate` challenge)."),
                                     },
                     security=[{"oauth2": ["openid"]}, {"openIdConnect": ["openid"]}],
                 )

@@ -27,9 +27,18 @@ SOCIAL_ERRORS = {
     502: OpenApiResponse(_ERROR, description="`social_provider_unavailable`: the provider did not answer; retry."),
 }
 
+#: /api/auth/social/<int:account_id>/ (DELETE) and /api/auth/social/<provider>/ (POST) share
+#: their shape: a numeric provider reaches the unlink route, a non-numeric account id the link route.
+_OTHER_ROUTE = OpenApiResponse(
+    _ERROR,
+    description="`method_not_allowed`: a numeric `provider` is an account id (unlink, DELETE), a non-numeric "
+    "`account_id` is a provider (link, POST).",
+)
+
 SOCIAL_LINK_ERRORS = {
     400: SOCIAL_ERRORS[400],
     404: OpenApiResponse(_ERROR, description="`not_found`: unknown provider, or no such linked account of yours."),
+    405: _OTHER_ROUTE,
     409: OpenApiResponse(_ERROR, description="`social_account_taken` (linked to another account), `last_signin_method`."),
     502: SOCIAL_ERRORS[502],
 }
