@@ -109,7 +109,7 @@ def test_fuzz_whole_api(fuzz_server):
         "PYTHONPATH": str(ROOT),
         "NO_PROXY": "127.0.0.1",
     }
-    result = subprocess.run(command, cwd=ROOT, env=fuzz_env, capture_output=True, text=True, timeout=MAX_SECONDS)
+    result = subprocess.run(command, cwd=local, env=fuzz_env, capture_output=True, text=True, timeout=MAX_SECONDS)
     output = result.stdout[-20000:] + result.stderr[-5000:]
     (local / "schemathesis.txt").write_text(result.stdout + result.stderr)
     assert result.returncode == 0, output
