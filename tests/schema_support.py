@@ -6,16 +6,24 @@ in-process: the description is generated as /api/schema/ serves it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
 import jsonschema
+from django.conf import settings
 from drf_spectacular.generators import SchemaGenerator
+
+
+@functools.lru_cache(maxsize=4)
+def _description(basic: bool, grants: tuple) -> dict:
+    return SchemaGenerator().get_schema(request=None, public=True)
 
 
 def described_operation(method: str, path: str) -> tuple[dict, dict]:
     """(the whole description, the operation whose path template matches ``path``)."""
-    schema = SchemaGenerator().get_schema(request=None, public=True)
+    # Generated once per value of the settings it depends on (a second or so each time).
+    schema = _description(settings.BOUNCER_BASIC_AUTH_ENABLED, tuple(settings.OAUTH2_PROVIDER["OAUTH2_GRANT_TYPES_SUPPORTED"]))
     for template, item in schema["paths"].items():
         pattern = "^" + re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, path) and method.lower() in item:

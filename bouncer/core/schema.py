@@ -145,7 +145,7 @@ class BouncerAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema, plus a summary, tags and every error answer the view can give."""
 
     def get_summary(self) -> str | None:
-        # The docstring's first sentence (its first line when that is one).
+        # The first sentence of the docstring (of its first paragraph).
         text = " ".join((self.get_description() or "").split("\n\n", 1)[0].split())
         first = re.split(r"(?<=[.;:])\s", text, maxsplit=1)[0]
         return first.rstrip(".;:") or None

@@ -75,13 +75,14 @@ def server_prepare(env: dict) -> None:
 
 
 @contextmanager
-def server_database(base: str, tmp_dir: Path):
-    """A database of its own for one server: a fresh PostgreSQL database when
-    ``base`` is a PostgreSQL URL (dropped after), else a SQLite file in ``tmp_dir``."""
+def server_database(base: str, tmp_dir: Path, *, prefix: str = "bouncer_e2e"):
+    """A database of its own for one server: a fresh PostgreSQL database named
+    ``<prefix>_<random>`` when ``base`` is a PostgreSQL URL (dropped after), else
+    a SQLite file in ``tmp_dir``."""
     if not base.startswith(("postgres://", "postgresql://")):
         yield f"sqlite:///{tmp_dir / 'e2e.sqlite3'}"
         return
-    name = f"bouncer_e2e_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     with _postgres_admin(base) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:

@@ -22,9 +22,23 @@ KINDS = ("token", "jwt", "oauth2")
 SELF_REVOKING = "/api/auth-token/logout/"
 
 
-def kind_for(label: str) -> str:
-    """The credential kind of an operation: stable for a label, spread over the three kinds."""
-    return KINDS[zlib.crc32(label.encode()) % len(KINDS)]
+#: Operations one kind of credential is for: userinfo takes an OAuth2 token; factor management
+#: refuses OAuth2 tokens (only a token or a JWT reaches it); the OAuth2 client endpoints
+#: authenticate the client itself (HTTP Basic with the fuzz client's id and secret).
+ONLY = (
+    ("/o/userinfo/", ("oauth2",)),
+    ("/api/auth/mfa/", ("token", "jwt")),
+    ("/o/token/", ("client",)),
+    ("/o/introspect/", ("client",)),
+    ("/o/revoke_token/", ("client",)),
+    ("/o/device-authorization/", ("client",)),
+)
+
+
+def kind_for(path: str, label: str) -> str:
+    """The credential kind of an operation: stable for a label, spread over the kinds it can use."""
+    kinds = next((only for prefix, only in ONLY if path.startswith(prefix)), KINDS)
+    return kinds[zlib.crc32(label.encode()) % len(kinds)]
 
 
 def _minted_token() -> str:
@@ -43,7 +57,7 @@ class FuzzCredential:
     def get(self, case, context):
         if case.operation.path == SELF_REVOKING:
             return _minted_token()
-        return CREDENTIALS["headers"][kind_for(case.operation.label)]
+        return CREDENTIALS["headers"][kind_for(case.operation.path, case.operation.label)]
 
     def set(self, case, data, context):
         case.headers = {**(case.headers or {}), "Authorization": data}

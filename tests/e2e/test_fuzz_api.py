@@ -15,24 +15,27 @@ See docs/api.md, "Fuzzing".
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from tests.e2e.conftest import ROOT, bouncer_server, server_env, server_prepare
+from tests.e2e.conftest import ROOT, bouncer_server, server_database, server_env, server_prepare
 from tests.e2e.oauth_support import authlib_over_http, create_client  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.e2e
 
-MAX_EXAMPLES = int(os.environ.get("BOUNCER_FUZZ_EXAMPLES", "25"))
+MAX_EXAMPLES = int(os.environ.get("BOUNCER_FUZZ_EXAMPLES", "10"))
 MAX_RESPONSE_SECONDS = 5
-MAX_SECONDS = 240  # a hang is a failure, not a stuck CI job
+MAX_SECONDS = 360  # a hang is a failure, not a stuck CI job (about 2 minutes on an idle machine)
 MIN_CASES = 2000
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 PASSWORD = "fuzz-e2e-pass-Q7x"
@@ -46,32 +49,37 @@ def _account(url: str, username: str) -> None:
 
 
 def _credentials(url: str, env: dict) -> dict:
-    """A live credential of each kind, each of its own account, and the account minting tokens for the logout."""
-    for name in ("fuzz-token", "fuzz-jwt", "fuzz-oauth", "fuzz-logout"):
+    """A live credential of each kind, each of its own account, and the account minting tokens for the logout.
+
+    The names are new every run: the lockout counters live in Redis, which outlives the database.
+    """
+    run = secrets.token_hex(3)
+    names = {kind: f"fuzz-{kind}-{run}" for kind in ("token", "jwt", "oauth", "logout")}
+    for name in names.values():
         _account(url, name)
-    token = requests.post(f"{url}/api/auth-token/", json={"username": "fuzz-token", "password": PASSWORD}, timeout=10)
-    jwt = requests.post(f"{url}/api/token/", json={"username": "fuzz-jwt", "password": PASSWORD}, timeout=10)
+    token = requests.post(f"{url}/api/auth-token/", json={"username": names["token"], "password": PASSWORD}, timeout=10)
+    jwt = requests.post(f"{url}/api/token/", json={"username": names["jwt"], "password": PASSWORD}, timeout=10)
     assert token.status_code == 200 and jwt.status_code == 200, (token.text, jwt.text)
     client_id, secret = create_client(env, "Fuzz", "--type", "confidential", "--grant", "password")
     oauth = OAuth2Session(client_id, secret, scope="read write openid profile email").fetch_token(
-        f"{url}/o/token/", grant_type="password", username="fuzz-oauth", password=PASSWORD)
+        f"{url}/o/token/", grant_type="password", username=names["oauth"], password=PASSWORD)
     return {
         "url": url,
         "headers": {
             "token": f"Token {token.json()['token']}",
             "jwt": f"Bearer {jwt.json()['access']}",
             "oauth2": f"Bearer {oauth['access_token']}",
+            "client": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode(),
         },
-        "logout": {"username": "fuzz-logout", "password": PASSWORD},
+        "logout": {"username": names["logout"], "password": PASSWORD},
     }
 
 
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory):
-    from tests.e2e.conftest import server_database
-
     local = tmp_path_factory.mktemp("fuzz")
-    with server_database(os.environ.get("DATABASE_URL", ""), local) as db_url:
+    base = os.environ.get("DATABASE_URL", "")
+    with server_database(base, local, prefix=f"{urlsplit(base).path.strip('/') or 'bouncer'}_fuzz") as db_url:
         # The JWT lives for the whole run; the throttles let the cases through.
         env = server_env(db_url=db_url, local_dir=local, BOUNCER_THROTTLE_RELAXED="1", BOUNCER_JWT_ACCESS_SECONDS="1800")
         server_prepare(env)
