@@ -289,3 +289,15 @@ def test_spec_table_copy_is_current():
     for row in rows:
         found += re.findall(r"`((?:[A-Z]+ )?/[^`\s]*)`", row[2])
     assert [f for f in found if f in SPEC_REQUESTS] == found, sorted(set(found) - set(SPEC_REQUESTS))
+
+
+@pytest.mark.django_db
+def test_oauth_urls_are_absolute_with_an_issuer_and_never_from_the_host_header(settings, client):
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_ISS_ENDPOINT": "https://auth.example.com/o"}
+    settings.ALLOWED_HOSTS = ["testserver", "evil.example.net"]
+    served = json.loads(client.get("/api/schema/?format=json", HTTP_HOST="evil.example.net").content)
+    schemes = served["components"]["securitySchemes"]
+    assert schemes["oauth2"]["flows"]["password"]["tokenUrl"] == "https://auth.example.com/o/token/"
+    assert schemes["oauth2"]["flows"]["authorizationCode"]["authorizationUrl"] == "https://auth.example.com/o/authorize/"
+    assert schemes["openIdConnect"]["openIdConnectUrl"] == "https://auth.example.com/o/.well-known/openid-configuration"
+    assert "evil.example.net" not in json.dumps(served)
