@@ -9,7 +9,8 @@ the schema of its status, a wrong content type, or an answer slower than
 so the cases reach the code behind them; the throttles' 429 is still in the
 description and would pass. The run is deterministic (schemathesis'
 deterministic generation: the same cases every run, no seed involved) and
-bounded: ``MAX_EXAMPLES`` cases per operation and phase, within ``MAX_SECONDS``.
+bounded: the coverage phase's boundary and invalid values (about 2,500 cases),
+``MAX_EXAMPLES`` more per operation in the fuzzing phase, within ``MAX_SECONDS``.
 See docs/api.md, "Fuzzing".
 """
 
