@@ -15,9 +15,12 @@ from bouncer.core.permissions import OAuth2MethodScope
 
 
 @extend_schema_view(
-    create=extend_schema(request=ArticleInput, responses={201: ArticleOutput}),
-    update=extend_schema(request=ArticleInput, responses={200: ArticleOutput}),
-    partial_update=extend_schema(request=ArticleInput, responses={200: ArticleOutput}),
+    list=extend_schema(summary="List articles"),
+    retrieve=extend_schema(summary="Read an article"),
+    create=extend_schema(summary="Write an article (you are its author)", request=ArticleInput, responses={201: ArticleOutput}),
+    update=extend_schema(summary="Replace an article (its author or staff)", request=ArticleInput, responses={200: ArticleOutput}),
+    partial_update=extend_schema(summary="Edit an article (its author or staff)", request=ArticleInput, responses={200: ArticleOutput}),
+    destroy=extend_schema(summary="Delete an article (its author or staff)"),
 )
 class ArticleViewSet(viewsets.ModelViewSet):
     # Creating makes the caller the author, so IsAuthor (object-only) lets any

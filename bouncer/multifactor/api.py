@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bouncer.core.permissions import OAuth2MethodScope, SameOriginOrNonBrowser
+from bouncer.core.schema import error_schema
 from bouncer.multifactor import factors, passkeys, selectors, services, stepup
 from bouncer.multifactor.permissions import EnrolmentCaller, FactorManagingCredential
 from bouncer.multifactor.serializers import (
@@ -90,17 +91,16 @@ class MfaWebAuthnBeginApi(APIView):
 # Basic are refused (permissions.py). The enrolment endpoints also take the
 # ``mfa_token`` of a sign-in that must enrol first, instead of a credential.
 
-_ERROR = inline_serializer("MfaErrorOutput", {"detail": serializers.CharField(), "code": serializers.CharField()})
 
 #: The credentials that manage factors (OpenAPI security requirements).
-MANAGING_AUTH = [{"jwtAuth": []}, {"tokenAuth": []}, {"cookieAuth": []}]
+MANAGING_AUTH = [{"jwtAuth": []}, {"tokenAuth": []}, {"sessionAuth": []}]
 #: ... or, on the enrolment endpoints, none: an ``mfa_token`` in the body.
 ENROLMENT_AUTH = [*MANAGING_AUTH, {}]
 
 
 def _errors(**described: str) -> dict:
-    """OpenAPI error answers, ``{"detail", "code"}``; keys like ``e400``."""
-    return {int(key[1:]): OpenApiResponse(_ERROR, description=text) for key, text in described.items()}
+    """OpenAPI error answers, ``{"detail", "code"}`` (the shared ``Error`` component); keys like ``e400``."""
+    return {int(key[1:]): OpenApiResponse(error_schema(int(key[1:])), description=text) for key, text in described.items()}
 
 
 _UNAUTHENTICATED = "Not signed in (or a bad credential)."

@@ -18,7 +18,7 @@ urlpatterns = [
     path("revoke_token/", views.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", views.IntrospectTokenView.as_view(), name="introspect"),
     # Device authorization (RFC 8628)
-    path("device-authorization/", dot_views.DeviceAuthorizationView.as_view(), name="device-authorization"),
+    path("device-authorization/", views.DeviceAuthorizationView.as_view(), name="device-authorization"),
     path("device/", dot_views.DeviceUserCodeView.as_view(), name="device"),
     path("device-confirm/<slug:client_id>/<slug:user_code>", dot_views.DeviceConfirmView.as_view(), name="device-confirm"),
     path(

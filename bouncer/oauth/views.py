@@ -28,6 +28,8 @@ from bouncer.oauth.forms import APPLICATION_FIELDS, BouncerApplicationForm
 from bouncer.oauth.throttling import client_credentials_presented, throttle_client_requests, throttle_token_requests
 from bouncer.users.signin import signin_entry_point
 
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
 
 class AuthorizationView(dot_views.AuthorizationView):
     """Consent page. Errors that cannot go back to the client (unknown client,
@@ -71,6 +73,9 @@ class TokenView(dot_views.TokenView):
     (the toolkit sends it only for those), so one receiver audits them all."""
 
     def post(self, request, *args, **kwargs):
+        if request.POST.get("grant_type") == DEVICE_GRANT and not request.POST.get("device_code"):
+            # The toolkit reads the parameter unchecked (a KeyError, a 500).
+            return oauth_error("invalid_request", "Missing device_code parameter.", 400)
         response = self._post_deadlock_retried(request, *args, **kwargs)
         if response.status_code == 200:
             services.oauth_purge_expired()
@@ -107,6 +112,10 @@ class TokenView(dot_views.TokenView):
 
     def device_flow_token_response(self, request, device_code, *args, **kwargs):
         response = super().device_flow_token_response(request, device_code, *args, **kwargs)
+        if response.status_code == 404:
+            # The toolkit answers an unknown device code 404 {"error": "device_not_found"};
+            # RFC 8628 3.5 keeps RFC 6749's errors, where a bad grant is invalid_grant.
+            return oauth_error("invalid_grant", "Unknown device code.", 400)
         if response.status_code == 200:
             access = json.loads(response.content).get("access_token")
             if access:
@@ -114,6 +123,17 @@ class TokenView(dot_views.TokenView):
                 token = get_access_token_model().objects.select_related("application", "user").get(token_checksum=checksum)
                 app_authorized.send(sender=self, request=request, token=token)
         return response
+
+
+class DeviceAuthorizationView(dot_views.DeviceAuthorizationView):
+    """RFC 8628 device authorization, the toolkit's; a request without a
+    ``Content-Type`` gets oauthlib's ``invalid_request`` (oauthlib reads the
+    header unchecked: a KeyError, a 500)."""
+
+    def post(self, request, *args, **kwargs):
+        if not request.META.get("CONTENT_TYPE"):
+            return oauth_error("invalid_request", "Content-Type must be application/x-www-form-urlencoded", 400)
+        return super().post(request, *args, **kwargs)
 
 
 def _confidential_secret_presented(request) -> bool:

@@ -43,6 +43,7 @@ class SocialSigninApi(APIView):
     permission_classes = [SameOriginOrNonBrowser]
 
     @extend_schema(
+        summary="Sign in with a social provider",
         operation_id="social_signin", parameters=[PROVIDER], request=SocialSigninInput,
         responses={200: SOCIAL_SIGNIN_OK, **SOCIAL_ERRORS}, auth=[],
     )
@@ -70,13 +71,13 @@ class SocialSigninApi(APIView):
 class SocialAccountListApi(APIView):
     """My linked provider identities (any credential)."""
 
-    @extend_schema(operation_id="social_accounts_list", responses={200: SocialAccountOutput(many=True)})
+    @extend_schema(summary="List your linked provider identities", operation_id="social_accounts_list", responses={200: SocialAccountOutput(many=True)})
     def get(self, request):
         return Response([_account_body(account) for account in selectors.social_account_list_for_user(user=request.user)])
 
 
 class SocialAccountUnlinkApi(APIView):
-    @extend_schema(operation_id="social_account_unlink", request=None, responses={204: None, **SOCIAL_LINK_ERRORS})
+    @extend_schema(summary="Unlink a provider identity", operation_id="social_account_unlink", request=None, responses={204: None, **SOCIAL_LINK_ERRORS})
     def delete(self, request, account_id: int):
         services.social_unlink(request=request, user=request.user, account_id=account_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -86,6 +87,7 @@ class SocialAccountLinkApi(APIView):
     """Link another provider identity to the signed-in account (the same bodies as sign-in)."""
 
     @extend_schema(
+        summary="Link another provider identity",
         operation_id="social_account_link", parameters=[PROVIDER], request=SocialLinkInput,
         responses={201: SocialAccountOutput, 200: SocialAccountOutput, **SOCIAL_LINK_ERRORS},
     )

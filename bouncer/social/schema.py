@@ -1,12 +1,12 @@
 """OpenAPI pieces of the social API (drf-spectacular): the answers and the error codes."""
 
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
 
+from bouncer.core.schema import ERROR_REF, error_schema
 from bouncer.tokens.jwt.serializers import JwtCookieOutput, JwtPairOutput
 from bouncer.tokens.opaque.serializers import TokenLoginOutput
 
-_ERROR = inline_serializer("SocialErrorOutput", {"detail": serializers.CharField(), "code": serializers.CharField()})
+_ERROR = ERROR_REF
 
 SOCIAL_SIGNIN_OK = PolymorphicProxySerializer(
     component_name="SocialSigninOutput",
@@ -16,7 +16,7 @@ SOCIAL_SIGNIN_OK = PolymorphicProxySerializer(
 
 SOCIAL_ERRORS = {
     400: OpenApiResponse(
-        _ERROR,
+        error_schema(400),
         description="Bad body (field errors), or the provider refused the credential: `social_code_invalid`, "
         "`social_token_invalid`, `social_nonce_mismatch`, `social_token_replayed`, `social_credential_unsupported`.",
     ),
@@ -27,9 +27,18 @@ SOCIAL_ERRORS = {
     502: OpenApiResponse(_ERROR, description="`social_provider_unavailable`: the provider did not answer; retry."),
 }
 
+#: /api/auth/social/<int:account_id>/ (DELETE) and /api/auth/social/<provider>/ (POST) share
+#: their shape: a numeric provider reaches the unlink route, a non-numeric account id the link route.
+_OTHER_ROUTE = OpenApiResponse(
+    _ERROR,
+    description="`method_not_allowed`: a numeric `provider` is an account id (unlink, DELETE), a non-numeric "
+    "`account_id` is a provider (link, POST).",
+)
+
 SOCIAL_LINK_ERRORS = {
     400: SOCIAL_ERRORS[400],
     404: OpenApiResponse(_ERROR, description="`not_found`: unknown provider, or no such linked account of yours."),
+    405: _OTHER_ROUTE,
     409: OpenApiResponse(_ERROR, description="`social_account_taken` (linked to another account), `last_signin_method`."),
     502: SOCIAL_ERRORS[502],
 }

@@ -6,13 +6,14 @@ from django.conf import settings
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bouncer.core.permissions import OAuth2MethodScope, SameOriginOrNonBrowser
+from bouncer.core.schema import ERROR_REF
 from bouncer.core.throttling import RegisterThrottle
 from bouncer.multifactor.schema import MFA_REQUIRED_RESPONSE
 from bouncer.users import selectors, services
@@ -45,7 +46,7 @@ class UserRegisterApi(APIView):
     permission_classes = [permissions.AllowAny]
     throttle_classes = [RegisterThrottle]
 
-    @extend_schema(request=UserRegisterInput, responses={201: UserOutput}, auth=[])
+    @extend_schema(summary="Register a new account", request=UserRegisterInput, responses={201: UserOutput}, auth=[])
     def post(self, request):
         data = UserRegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -66,11 +67,11 @@ class ProfileApi(APIView):
     # tokens need `read` to read the profile and `write` to edit it. Not named
     # here, so the users app imports nothing of the oauth app.
 
-    @extend_schema(responses={200: ProfileOutput})
+    @extend_schema(summary="Read your profile", responses={200: ProfileOutput})
     def get(self, request):
         return Response(PROFILE_OUTPUT.to_representation(request.user))
 
-    @extend_schema(request=ProfileUpdateInput, responses={200: ProfileOutput})
+    @extend_schema(summary="Edit your profile", request=ProfileUpdateInput, responses={200: ProfileOutput})
     def patch(self, request):
         data = ProfileUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
@@ -80,7 +81,7 @@ class ProfileApi(APIView):
 
 @signin_entry_point("password_change")
 class PasswordChangeApi(APIView):
-    @extend_schema(request=PasswordChangeInput, responses={200: MessageOutput})
+    @extend_schema(summary="Change your password (ends every other credential)", request=PasswordChangeInput, responses={200: MessageOutput})
     def post(self, request):
         data = PasswordChangeInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -98,7 +99,7 @@ class SessionLoginApi(APIView):
     authentication_classes: list = []
     permission_classes = [SameOriginOrNonBrowser]
 
-    @extend_schema(request=SessionLoginInput, responses={200: MessageOutput, 400: INVALID_CREDENTIALS, 401: MFA_REQUIRED_RESPONSE}, auth=[])
+    @extend_schema(summary="Sign in with a session cookie", request=SessionLoginInput, responses={200: MessageOutput, 400: INVALID_CREDENTIALS, 401: MFA_REQUIRED_RESPONSE}, auth=[])
     def post(self, request):
         data = SessionLoginInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -116,12 +117,13 @@ class SessionLogoutApi(APIView):
     # (tests/security/test_oauth_scope_everywhere.py walks the URLconf).
     permission_classes = [permissions.IsAuthenticated & OAuth2MethodScope, IsSessionAuthenticated]
 
-    @extend_schema(request=None, responses={200: MessageOutput})
+    @extend_schema(summary="Sign out of this session", request=None, responses={200: MessageOutput})
     def post(self, request):
         services.session_logout(request=request)
         return Response({"message": "Logged out successfully"})
 
 
+@extend_schema_view(get=extend_schema(summary="List users (staff only)"))
 class UserListApi(generics.ListAPIView):
     # An OAuth2 token needs `read` here too: an `openid`-only token of a staff
     # user must not list every user's email.
@@ -138,7 +140,7 @@ class CsrfTokenApi(APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
 
-    @extend_schema(responses={200: inline_serializer("CsrfTokenOutput", {"csrfToken": serializers.CharField()})}, auth=[])
+    @extend_schema(summary="Get a CSRF cookie", responses={200: inline_serializer("CsrfTokenOutput", {"csrfToken": serializers.CharField()})}, auth=[])
     @method_decorator(ensure_csrf_cookie)
     def get(self, request):
         return Response({"csrfToken": get_token(request)})
@@ -157,21 +159,21 @@ class SessionListApi(generics.GenericAPIView):
     serializer_class = SessionOutput
     pagination_class = SessionPagination
 
-    @extend_schema(responses={200: SessionOutput(many=True)})
+    @extend_schema(summary="List your sessions and devices", responses={200: SessionOutput(many=True)})
     def get(self, request):
         page = self.paginate_queryset(selectors.session_list_for_user(user=request.user, request=request))
         return self.get_paginated_response(SessionOutput(page, many=True).data)
 
 
 class SessionRevokeApi(APIView):
-    @extend_schema(request=None, responses={204: None, 404: inline_serializer("SessionNotFoundOutput", {"detail": serializers.CharField(), "code": serializers.CharField()})})
+    @extend_schema(summary="Revoke one of your sessions or devices", request=None, responses={204: None, 404: OpenApiResponse(ERROR_REF, description="`not_found`: no such credential of yours (another user's id answers the same).")})
     def delete(self, request, credential_id: str):
         services.session_revoke(request=request, user=request.user, credential_id=credential_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class SessionRevokeOthersApi(APIView):
-    @extend_schema(request=None, responses={200: SessionRevokeOthersOutput})
+    @extend_schema(summary="Sign out everywhere else", request=None, responses={200: SessionRevokeOthersOutput})
     def post(self, request):
         revoked = services.session_revoke_others(request=request, user=request.user)
         return Response({"revoked": revoked})

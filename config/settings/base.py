@@ -114,14 +114,19 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env.LOCAL_DIR / "bouncer.sqlite3",
             "CONN_MAX_AGE": env.DATABASE_CONN_MAX_AGE,
-            # WAL lets readers and the single writer work side by side, and the
-            # busy timeout waits on the write lock instead of failing at once.
-            "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
         }
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default's file, or DATABASE_URL=sqlite:///...: both get these
+    # (without them, concurrent writes from two workers failed at once with
+    # "database is locked", a 500). WAL lets readers and the single writer work
+    # side by side; IMMEDIATE takes the write lock when a transaction starts, so
+    # the busy timeout waits on it instead of failing a read-then-write at once.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        **DATABASES["default"].get("OPTIONS", {}),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -33,7 +33,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env.PAGE_SIZE,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "bouncer.core.schema.BouncerAutoSchema",
     "EXCEPTION_HANDLER": "bouncer.core.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [],
     "DEFAULT_THROTTLE_RATES": (
@@ -56,4 +56,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {},
+    # The parts drf-spectacular cannot see: the shared error components and tags,
+    # and the plain Django views (/o/, the JWKS, health). docs/api.md.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "bouncer.core.schema.postprocess_health_paths",
+        "bouncer.tokens.jwt.schema.postprocess_jwks_path",
+        "bouncer.oauth.schema.postprocess_oauth_paths",
+        "bouncer.core.schema.postprocess_shared",
+    ],
 }

@@ -255,3 +255,58 @@ def test_production_cookies_as_set_obey_their_prefix_rules_and_csrf_still_works(
         assert {"__Host-bouncer_access", "__Secure-bouncer_refresh"} <= set(jwt.cookies)
         for morsel in [*login.cookies.values(), *jwt.cookies.values()]:
             assert _prefix_rules_hold(morsel), morsel.OutputString()
+
+
+SQLITE_READ_THEN_WRITE = """
+import threading
+import django
+django.setup()
+from django.db import connection, connections, transaction
+
+with connection.cursor() as cursor:
+    cursor.execute("CREATE TABLE t (x integer)")
+    cursor.execute("INSERT INTO t VALUES (0)")
+read, committed, errors = threading.Event(), threading.Event(), []
+
+def reader_then_writer():
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT x FROM t")
+            cursor.fetchall()
+            read.set()
+            committed.wait(timeout=1)  # the other writer's commit (it waits for us instead when IMMEDIATE)
+            cursor.execute("UPDATE t SET x = x + 1")
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        read.set()
+        connections.close_all()
+
+def other_writer():
+    read.wait(timeout=5)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("UPDATE t SET x = x + 10")
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        committed.set()
+        connections.close_all()
+
+threads = [threading.Thread(target=reader_then_writer), threading.Thread(target=other_writer)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+with connection.cursor() as cursor:
+    cursor.execute("PRAGMA journal_mode")
+    print(cursor.fetchone()[0], errors, list(connection.cursor().execute("SELECT x FROM t")))
+"""
+
+
+@pytest.mark.parametrize("url", [None, "sqlite:///{tmp}/from-url.sqlite3"], ids=["embedded", "database_url"])
+def test_sqlite_read_then_write_waits_for_the_other_writer(tmp_path, url):
+    """Two workers writing one SQLite file: a transaction that read first must not fail with "database is locked"."""
+    overrides = {"DATABASE_URL": url.format(tmp=tmp_path)} if url else {}
+    result = run(["-c", SQLITE_READ_THEN_WRITE], overrides, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "wal"
+    assert result.stdout.strip().endswith("[] [(11,)]"), result.stdout

@@ -75,16 +75,17 @@ def server_prepare(env: dict) -> None:
 
 
 @contextmanager
-def server_database(base: str, tmp_dir: Path):
-    """A database of its own for one server: a fresh PostgreSQL database when
-    ``base`` is a PostgreSQL URL (dropped after), else a SQLite file in ``tmp_dir``."""
+def server_database(base: str, tmp_dir: Path, *, prefix: str | None = None):
+    """A database of its own for one server: a fresh PostgreSQL database named
+    ``<prefix>_<random>`` (default ``<base name>_e2e``) when ``base`` is a PostgreSQL URL (dropped after), else
+    a SQLite file in ``tmp_dir``."""
     if not base.startswith(("postgres://", "postgresql://")):
         yield f"sqlite:///{tmp_dir / 'e2e.sqlite3'}"
         return
     # Named after the base database (``bouncer_ci`` → ``bouncer_ci_e2e_…``), so a
     # run against a database of one's own makes only databases of that name.
     base_name = urlsplit(base).path.lstrip("/") or "bouncer"
-    name = f"{base_name}_e2e_{secrets.token_hex(4)}"
+    name = f"{prefix or base_name + '_e2e'}_{secrets.token_hex(4)}"
     with _postgres_admin(base) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:

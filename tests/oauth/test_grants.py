@@ -205,6 +205,39 @@ def test_device_authorization_flow(user):
     assert AuditEvent.objects.filter(action=AuditAction.TOKEN_ISSUED, data__grant_type=poll["grant_type"]).count() == 1
 
 
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+@pytest.mark.parametrize("device_code", [None, ""], ids=["absent", "empty"])
+def test_device_poll_without_device_code_is_invalid_request(device_code):
+    app = make_app("device", client_type="public")
+    poll = {"grant_type": DEVICE_GRANT, "client_id": app.client_id}
+    if device_code is not None:
+        poll["device_code"] = device_code
+    response = post_form(TOKEN_URL, poll)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_request" and response["Cache-Control"] == "no-store"
+    assert not AccessToken.objects.exists()
+
+
+def test_device_poll_with_unknown_device_code_is_invalid_grant():
+    app = make_app("device", client_type="public")
+    response = post_form(TOKEN_URL, {"grant_type": DEVICE_GRANT, "client_id": app.client_id, "device_code": "not-issued"})
+    assert response.status_code == 400, response.content
+    assert response.json() == {"error": "invalid_grant", "error_description": "Unknown device code."}
+    assert not AccessToken.objects.exists()
+
+
+def test_device_authorization_without_content_type_is_invalid_request():
+    app = make_app("device", client_type="public")
+    client = Client()
+    response = client.generic("POST", f"/o/device-authorization/?client_id={app.client_id}", b"", content_type="")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_request"
+    form = post_form("/o/device-authorization/", {"client_id": app.client_id, "scope": "read"})
+    assert form.status_code == 200 and "device_code" in form.json()
+
+
 @pytest.mark.parametrize("response_type", ["token", "id_token", "id_token token", "code id_token", "code token"])
 def test_implicit_and_hybrid_response_types_are_refused(user, code_app, response_type):
     browser = Client()

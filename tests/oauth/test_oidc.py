@@ -142,3 +142,25 @@ def test_rp_initiated_logout_confirmed_signs_out_and_is_audited(user, code_app):
     assert "_auth_user_id" not in browser.session
     event = AuditEvent.objects.get(action=AuditAction.LOGOUT)
     assert event.user == user and event.method == "oidc" and event.data == {"client_id": code_app.client_id}
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-token", "Token abc"], ids=["none", "unknown-bearer", "other-scheme"])
+def test_userinfo_refusal_is_described_in_the_schema(method, authorization):
+    """The fuzzer found userinfo's 401 described in RFC 6749's shape while it answers the API's {detail, code}."""
+    from tests.schema_support import assert_answer_described
+
+    extra = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    response = Client().generic(method, "/o/userinfo/", **extra)
+    assert response.status_code == 401
+    assert "WWW-Authenticate" in response
+    assert_answer_described(response, method, "/o/userinfo/")
+
+
+def test_userinfo_without_openid_scope_is_described_in_the_schema(user, code_app):
+    from tests.schema_support import assert_answer_described
+
+    tokens = oidc_tokens(user, code_app, "read")
+    response = bearer(tokens["access_token"]).get("/o/userinfo/")
+    assert response.status_code in (401, 403)
+    assert_answer_described(response, "GET", "/o/userinfo/")

@@ -520,3 +520,27 @@ def test_a_won_rotation_outside_a_transaction_is_one_statement_on_postgresql(api
         assert refresh(api, first).json()["code"] == "token_revoked"
     family.refresh_from_db()
     assert family.revoked_at is not None and family.revoke_reason == "reuse"
+
+
+@pytest.mark.parametrize(
+    "url,body",
+    [
+        ("/api/token/refresh/", {}),
+        ("/api/token/refresh/", {"refresh": "0" * 5000}),
+        ("/api/token/blacklist/", {}),
+        ("/api/token/blacklist/", {"refresh": "not-a-jwt"}),
+        ("/api/token/verify/", {"token": "0" * 5000}),
+        ("/api/token/verify/", {"token": "not-a-jwt"}),
+    ],
+    ids=["refresh-missing", "refresh-huge", "blacklist-missing", "blacklist-garbage", "verify-huge", "verify-garbage"],
+)
+@pytest.mark.parametrize("encoding", ["json", "multipart"])
+def test_refused_token_answer_is_401_as_described(api, url, body, encoding):
+    """The fuzzer found these 401s missing from the description (a missing, huge or garbage token)."""
+    from tests.schema_support import assert_answer_described
+
+    response = api.post(url, body, format=encoding)
+    assert response.status_code == 401, response.content
+    assert response.json()["code"] in {"token_missing", "token_invalid"}
+    assert_answer_described(response, "POST", url)
+    assert not JwtFamily.objects.exists()

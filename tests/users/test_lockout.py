@@ -87,3 +87,34 @@ def test_attempt_that_read_not_locked_just_before_the_lock_is_still_refused(monk
     monkeypatch.setattr(lockout, "lockout_remaining", first_read_stale)
     wait, _ = lockout.lockout_attempt_begin(username="alice")
     assert wait is not None
+
+
+@override_settings(REST_FRAMEWORK=RELAXED_THROTTLES, BOUNCER_LOCKOUT_ATTEMPTS=3, BOUNCER_LOCKOUT_SECONDS=600)
+@pytest.mark.parametrize("url", ["/api/accounts/login/", "/api/auth-token/", "/api/token/"])
+def test_locked_answer_is_described_in_the_schema(api, user, url):
+    """The fuzzer found the lockout's 429 undocumented on every sign-in endpoint."""
+    from tests.schema_support import assert_answer_described
+
+    for _ in range(3):
+        attempt(api, "alice", "wrong", url)
+    locked = attempt(api, "alice", PASSWORD, url)
+    assert locked.status_code == 429 and locked.json()["code"] == "account_locked"
+    assert_answer_described(locked, "POST", url)
+
+
+@override_settings(REST_FRAMEWORK=RELAXED_THROTTLES, BOUNCER_LOCKOUT_ATTEMPTS=3, BOUNCER_LOCKOUT_SECONDS=600)
+def test_password_change_locked_answer_is_described_in_the_schema(user):
+    from tests.conftest import token_client
+    from tests.schema_support import assert_answer_described
+
+    client = token_client(user)
+    url = "/api/accounts/password/change/"
+    for _ in range(3):
+        wrong = client.post(url, {"old_password": "wrong-old-1", "new_password": "n3w-Passw0rd-long"}, format="json")
+        assert wrong.status_code == 400
+        assert_answer_described(wrong, "POST", url)
+    locked = client.post(url, {"old_password": PASSWORD, "new_password": "n3w-Passw0rd-long"}, format="json")
+    assert locked.status_code == 429 and locked.json()["code"] == "account_locked"
+    assert_answer_described(locked, "POST", url)
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)

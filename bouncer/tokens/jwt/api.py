@@ -6,12 +6,13 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bouncer.core.exceptions import InvalidCredentials
 from bouncer.core.permissions import SameOriginOrNonBrowser
+from bouncer.core.schema import ERROR_REF
 from bouncer.core.throttling import RefreshThrottle
 from bouncer.tokens.jwt import services
 from bouncer.tokens.jwt.authentication import JwtAuthentication
@@ -77,13 +78,25 @@ def jwt_signin_finish(*, request, user, options: dict, amr, method: str) -> Resp
     return jwt_pair_response(pair, cookie=bool(options.get("cookie")))
 
 
+TOKEN_REFUSED = OpenApiResponse(
+    ERROR_REF,
+    description="The token is missing (`token_missing`) or refused: `token_invalid`, `token_expired`, "
+    "`token_not_yet_valid`, `token_revoked`, `token_wrong_type`.",
+)
+REFRESH_REFUSED = OpenApiResponse(
+    ERROR_REF,
+    description="No refresh token in the body or the refresh cookie (`token_missing`), or it is refused: `token_invalid`, "
+    "`token_expired`, `token_revoked` (also a replay of a rotated one, which revokes its whole sign-in), `token_wrong_type`.",
+)
+
+
 @signin_entry_point("jwt")
 class JwtObtainApi(APIView):
     # Throttles: the sign-in flow's (per address, scope "token", and per account).
     authentication_classes: list = []
     permission_classes = [SameOriginOrNonBrowser]
 
-    @extend_schema(request=JwtObtainInput, responses={200: JwtPairOutput, 401: INVALID_CREDENTIALS}, auth=[])
+    @extend_schema(summary="Get a JWT access and refresh pair", request=JwtObtainInput, responses={200: JwtPairOutput, 401: INVALID_CREDENTIALS}, auth=[])
     def post(self, request):
         data = JwtObtainInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -107,7 +120,7 @@ class JwtRefreshApi(APIView):
     permission_classes = [SameOriginOrNonBrowser]
     throttle_classes = [RefreshThrottle]
 
-    @extend_schema(request=JwtRefreshInput, responses={200: JwtPairOutput}, auth=[])
+    @extend_schema(summary="Rotate a refresh token", request=JwtRefreshInput, responses={200: JwtPairOutput, 401: REFRESH_REFUSED}, auth=[])
     def post(self, request):
         raw, cookie = _refresh_from(request)
         return jwt_pair_response(services.jwt_refresh(raw=raw, request=request), cookie=cookie)
@@ -117,7 +130,7 @@ class JwtVerifyApi(APIView):
     authentication_classes: list = []
     permission_classes: list = []
 
-    @extend_schema(request=JwtVerifyInput, responses={200: None}, auth=[])
+    @extend_schema(summary="Verify a JWT", request=JwtVerifyInput, responses={200: None, 401: TOKEN_REFUSED}, auth=[])
     def post(self, request):
         data = JwtVerifyInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -129,7 +142,7 @@ class JwtLogoutApi(APIView):
     authentication_classes: list = []
     permission_classes = [SameOriginOrNonBrowser]
 
-    @extend_schema(request=JwtRefreshInput, responses={200: None}, auth=[])
+    @extend_schema(summary="Retire a refresh token (JWT sign-out)", request=JwtRefreshInput, responses={200: None, 401: REFRESH_REFUSED}, auth=[])
     def post(self, request):
         raw, cookie = _refresh_from(request)
         services.jwt_logout(raw=raw, request=request)

@@ -30,7 +30,7 @@ class TokenLoginApi(APIView):
     authentication_classes: list = []
     permission_classes = [SameOriginOrNonBrowser]
 
-    @extend_schema(request=TokenLoginInput, responses={200: TokenLoginOutput, 400: INVALID_CREDENTIALS, 401: MFA_REQUIRED_RESPONSE}, auth=[])
+    @extend_schema(summary="Get a DRF token for a device", request=TokenLoginInput, responses={200: TokenLoginOutput, 400: INVALID_CREDENTIALS, 401: MFA_REQUIRED_RESPONSE}, auth=[])
     def post(self, request):
         data = TokenLoginInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -56,7 +56,7 @@ class TokenLogoutApi(APIView):
     authentication_classes = [OpaqueTokenAuthentication]
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(summary="Revoke the DRF token of this request", request=None, responses={204: None})
     def post(self, request):
         if not isinstance(request.auth, DeviceToken):
             raise NotAuthenticated()

@@ -34,7 +34,7 @@ class _AnonymousApi(APIView):
 
 
 class PasswordResetApi(_AnonymousApi):
-    @extend_schema(request=PasswordResetInput, responses={200: DetailOutput}, auth=[])
+    @extend_schema(summary="Ask for a password reset email", request=PasswordResetInput, responses={200: DetailOutput}, auth=[])
     def post(self, request):
         data = PasswordResetInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -43,7 +43,7 @@ class PasswordResetApi(_AnonymousApi):
 
 
 class PasswordResetConfirmApi(_AnonymousApi):
-    @extend_schema(request=PasswordResetConfirmInput, responses={200: DetailOutput}, auth=[])
+    @extend_schema(summary="Set a new password with a reset link's uid and token", request=PasswordResetConfirmInput, responses={200: DetailOutput}, auth=[])
     def post(self, request):
         data = PasswordResetConfirmInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -52,7 +52,7 @@ class PasswordResetConfirmApi(_AnonymousApi):
 
 
 class EmailVerifyApi(_AnonymousApi):
-    @extend_schema(request=EmailVerifyInput, responses={200: DetailOutput}, auth=[])
+    @extend_schema(summary="Verify an email address with the mailed key", request=EmailVerifyInput, responses={200: DetailOutput}, auth=[])
     def post(self, request):
         data = EmailVerifyInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -61,7 +61,7 @@ class EmailVerifyApi(_AnonymousApi):
 
 
 class EmailVerifyResendApi(_AnonymousApi):
-    @extend_schema(request=EmailVerifyResendInput, responses={200: DetailOutput}, auth=[])
+    @extend_schema(summary="Send the verification email again", request=EmailVerifyResendInput, responses={200: DetailOutput}, auth=[])
     def post(self, request):
         data = EmailVerifyResendInput(data=request.data)
         data.is_valid(raise_exception=True)
