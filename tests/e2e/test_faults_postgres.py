@@ -1,0 +1,323 @@
+"""PostgreSQL restarted under a bounded load: 503 JSON while it is down, nothing committed lost.
+
+A gunicorn node (gunicorn.conf.py, two workers, persistent connections) runs
+on a PostgreSQL cluster of the test's own, with a Redis of its own in one
+variant and none in the other. A few threads sign in (JWT and DRF token),
+refresh, read the profile and revoke, each with its own user, for a bounded
+count and time. Meanwhile the cluster is stopped (fast shutdown, or an
+``immediate`` one: a crash), held down, and started again. Then:
+
+- no answer was a 500, and none took longer than the client's bound (well
+  under gunicorn's 30 s timeout): a refused database connection is a 503 at once;
+- a request that ran entirely while the database was down answered 503 with
+  ``{"detail", "code": "service_unavailable"}`` (a profile read served from
+  the Redis auth cache alone may answer 200: it needs no database);
+- ``/readyz`` answered 503 naming the database, then 200 again, and the node
+  serves again without a restart (every worker's persistent connection replaced);
+- every sign-in, rotation and revocation answered 2xx holds afterwards. After
+  a crash (``immediate``), what ``synchronous_commit = off`` allows is allowed
+  (docs/operations.md): a rotation lost as a whole (its new token refused, the
+  old one working again), never half of one; sign-ins and revocations hold.
+
+Runs on both CI passes: it brings its own PostgreSQL and Redis, whatever
+DATABASE_URL and REDIS_URL say.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+
+from tests.e2e.conftest import server_env, server_prepare
+from tests.e2e.fault_support import OwnPostgres, OwnRedis, gunicorn_node, wait_ready
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "faults-e2e-password-1"
+THREADS = 3
+MAX_OPS = 400  # per thread
+LOAD_SECONDS = 40  # the hard bound of the loop; the test stops it sooner
+CLIENT_TIMEOUT = 20  # seconds; gunicorn's worker timeout is 30
+HOLD_DOWN = 3.0
+USES = 12  # enough requests to reach both workers
+
+
+@dataclass
+class Call:
+    op: str
+    started: float
+    ended: float
+    status: int | None  # None: no answer within CLIENT_TIMEOUT (a hang), or the connection failed
+    body: object = None
+
+
+@dataclass
+class Family:
+    refresh: str
+    access: str
+    retired: list[str] = field(default_factory=list)  # refresh tokens a 2xx rotation replaced
+    revoked: bool = False
+    uncertain: bool = False  # a revocation answered 503: retried after the outage
+
+
+@dataclass
+class Device:
+    token: str
+    revoked: bool = False
+    uncertain: bool = False
+
+
+class Client:
+    """One thread's user: its credentials and every call it made."""
+
+    def __init__(self, url: str, username: str) -> None:
+        self.url, self.username = url, username
+        self.http = requests.Session()
+        self.calls: list[Call] = []
+        self.families: list[Family] = []
+        self.devices: list[Device] = []
+        self.rotations: list[tuple[str, str]] = []
+        self.signins = 0
+
+    def call(self, op: str, method: str, path: str, **kwargs) -> requests.Response | None:
+        started = time.monotonic()
+        try:
+            answer = self.http.request(method, f"{self.url}{path}", timeout=CLIENT_TIMEOUT, **kwargs)
+        except (requests.ConnectionError, requests.Timeout):
+            self.calls.append(Call(op, started, time.monotonic(), None))
+            return None
+        try:
+            body = answer.json() if answer.content else None
+        except ValueError:
+            body = answer.text[:200]
+        self.calls.append(Call(op, started, time.monotonic(), answer.status_code, body))
+        return answer
+
+    def live_family(self) -> Family | None:
+        return next((f for f in reversed(self.families) if not f.revoked and not f.uncertain), None)
+
+    def live_device(self) -> Device | None:
+        return next((d for d in reversed(self.devices) if not d.revoked and not d.uncertain), None)
+
+    def step(self, i: int) -> None:
+        family, device = self.live_family(), self.live_device()
+        kind = i % 7
+        if kind == 0 or family is None:
+            answer = self.call("signin", "POST", "/api/token/", json={"username": self.username, "password": PASSWORD})
+            if answer is not None and answer.status_code == 200:
+                self.families.append(Family(refresh=answer.json()["refresh"], access=answer.json()["access"]))
+                self.signins += 1
+        elif kind == 1 or kind == 4:
+            self.call("profile", "GET", "/api/accounts/profile/", headers={"Authorization": f"Bearer {family.access}"})
+        elif kind == 2:
+            answer = self.call("refresh", "POST", "/api/token/refresh/", json={"refresh": family.refresh})
+            if answer is not None and answer.status_code == 200:
+                new = answer.json()
+                self.rotations.append((family.refresh, new["refresh"]))
+                family.retired.append(family.refresh)
+                family.refresh, family.access = new["refresh"], new["access"]
+        elif kind == 3:
+            if device is None or i % 3 == 0:
+                answer = self.call("token_signin", "POST", "/api/auth-token/",
+                                   json={"username": self.username, "password": PASSWORD, "device_name": f"load-{i}"})
+                if answer is not None and answer.status_code == 200:
+                    self.devices.append(Device(token=answer.json()["token"]))
+            else:
+                self.call("profile", "GET", "/api/accounts/profile/", headers={"Authorization": f"Token {device.token}"})
+        elif kind == 5 and i % 2 == 1:
+            answer = self.call("revoke", "POST", "/api/token/blacklist/", json={"refresh": family.refresh})
+            if answer is not None and answer.status_code == 200:
+                family.revoked = True
+            elif answer is None or answer.status_code == 503:
+                family.uncertain = True
+        elif kind == 5 and device is not None:
+            answer = self.call("token_revoke", "POST", "/api/auth-token/logout/", headers={"Authorization": f"Token {device.token}"})
+            if answer is not None and answer.status_code == 204:
+                device.revoked = True
+            elif answer is None or answer.status_code == 503:
+                device.uncertain = True
+        else:
+            self.call("profile", "GET", "/api/accounts/profile/", headers={"Authorization": f"Bearer {family.access}"})
+
+
+SUCCESS = {"signin": {200}, "token_signin": {200}, "profile": {200}, "refresh": {200}, "revoke": {200}, "token_revoke": {204}}
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    cluster = OwnPostgres()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture(scope="module")
+def prepared(postgres, tmp_path_factory):
+    """One migrated database on the cluster, shared by the variants (each has its own users)."""
+    url = postgres.create_database("bouncer_faults")
+    local = tmp_path_factory.mktemp("faults-local")
+    env = server_env(
+        db_url=url, local_dir=local,
+        DATABASE_CONN_MAX_AGE="600",  # persistent connections: the restart must replace them
+        BOUNCER_DATABASE_CONNECT_TIMEOUT="3",
+        BOUNCER_TIMEOUT="30",
+        # A refresh that answered 503 may have committed: its retry within the
+        # grace gets the successor the commit issued, instead of a reuse alarm.
+        BOUNCER_JWT_REUSE_GRACE_SECONDS="120",
+        BOUNCER_THROTTLE_REFRESH="100000/min",
+    )
+    env.pop("REDIS_URL", None)
+    server_prepare(env)
+    return env
+
+
+def _register(url: str, username: str) -> None:
+    answer = requests.post(f"{url}/api/accounts/register/", timeout=30,
+                           json={"username": username, "email": f"{username}@example.com", "password": PASSWORD})
+    assert answer.status_code == 201, answer.text
+
+
+def _verify(url: str, token: str) -> int:
+    return requests.post(f"{url}/api/token/verify/", json={"token": token}, timeout=CLIENT_TIMEOUT).status_code
+
+
+def _profile(url: str, header: str) -> set[int]:
+    return {requests.get(f"{url}/api/accounts/profile/", headers={"Authorization": header}, timeout=CLIENT_TIMEOUT).status_code
+            for _ in range(USES)}
+
+
+@pytest.mark.parametrize(
+    ("with_redis", "mode"),
+    [(False, "fast"), (True, "fast"), (False, "immediate")],
+    ids=["no-redis-clean-restart", "redis-clean-restart", "no-redis-crash"],
+)
+def test_postgres_restart_under_load_answers_503_then_resumes_losing_nothing(postgres, prepared, tmp_path, with_redis, mode):
+    redis_server = OwnRedis() if with_redis else None
+    env = dict(prepared)
+    try:
+        if redis_server is not None:
+            redis_server.start()
+            env["REDIS_URL"] = redis_server.url
+        with gunicorn_node(env, log=tmp_path / "node.log") as url:
+            tag = secrets.token_hex(3)
+            clients = [Client(url, f"pgfault{tag}{n}") for n in range(THREADS)]
+            for client in clients:
+                _register(url, client.username)
+
+            stop = threading.Event()
+            deadline = time.monotonic() + LOAD_SECONDS
+
+            def run(client: Client) -> None:
+                for i in range(MAX_OPS):
+                    if stop.is_set() or time.monotonic() > deadline:
+                        return
+                    client.step(i)
+
+            threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in clients]
+            for thread in threads:
+                thread.start()
+            time.sleep(2.0)  # load before the outage
+            postgres.stop(mode)
+            down_at = time.monotonic()
+            ready_down = requests.get(f"{url}/readyz", timeout=CLIENT_TIMEOUT)
+            time.sleep(HOLD_DOWN)
+            up_at = time.monotonic()
+            postgres.start()
+            wait_ready(url)
+            time.sleep(2.0)  # load after the outage
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=CLIENT_TIMEOUT + 10)
+            assert not any(thread.is_alive() for thread in threads), "a load thread hung"
+
+            calls = [call for client in clients for call in client.calls]
+            assert all(call.status is not None for call in calls), [c for c in calls if c.status is None][:5]
+            assert not [c for c in calls if c.status >= 500 and c.status != 503], "a 5xx other than 503"
+            unexpected = [c for c in calls if c.status != 503 and c.status not in SUCCESS[c.op]]
+            assert not unexpected, unexpected[:5]
+            for call in calls:
+                if call.status == 503:
+                    assert isinstance(call.body, dict) and call.body.get("code") == "service_unavailable" and call.body.get("detail"), call
+            during = [c for c in calls if c.started >= down_at and c.ended <= up_at]
+            assert during, "no request ran while the database was down"
+            for call in during:
+                cached_read = with_redis and call.op == "profile" and call.status == 200
+                assert call.status == 503 or cached_read, call
+            assert any(c.status == 503 for c in during)
+            assert ready_down.status_code == 503 and ready_down.json()["checks"]["database"] == "fail", ready_down.text
+            before, after = [c for c in calls if c.ended < down_at], [c for c in calls if c.started > up_at + 0.5]
+            assert before and all(c.status in SUCCESS[c.op] for c in before)
+            assert [c for c in after if c.status in SUCCESS[c.op]], "no request succeeded after the restart"
+
+            # Resumed without restarting Bouncer: every worker serves again.
+            assert _profile(url, f"Bearer {clients[0].live_family().access}") == {200}
+            assert requests.get(f"{url}/readyz", timeout=CLIENT_TIMEOUT).json()["checks"]["database"] == "ok"
+
+            # Nothing committed is lost.
+            for client in clients:
+                for device in client.devices:
+                    if device.uncertain:  # its revocation answered 503: say it again
+                        again = requests.post(f"{url}/api/auth-token/logout/", headers={"Authorization": f"Token {device.token}"}, timeout=30)
+                        assert again.status_code in (204, 401), again.text
+                        device.revoked = True
+                    expected = {401} if device.revoked else {200}
+                    assert _profile(url, f"Token {device.token}") == expected, (client.username, device)
+                for family in client.families:
+                    if family.uncertain:
+                        again = requests.post(f"{url}/api/token/blacklist/", json={"refresh": family.refresh}, timeout=30)
+                        assert again.status_code in (200, 401), again.text
+                        family.revoked = True
+                    if family.revoked:
+                        assert _verify(url, family.refresh) == 401
+                        assert _profile(url, f"Bearer {family.access}") == {401}
+                        continue
+                    current = _verify(url, family.refresh)
+                    if mode == "fast":
+                        assert current == 200, (client.username, family)
+                        assert all(_verify(url, old) == 401 for old in family.retired), family
+                    else:
+                        # A crash may lose the last rotations (synchronous_commit = off),
+                        # each as a whole: the latest token that works is one the chain
+                        # issued, and every token after it is refused.
+                        chain = [*family.retired, family.refresh]
+                        states = [_verify(url, token) for token in chain]
+                        assert states.count(200) == 1, (family, states)
+                        assert all(s == 401 for s in states[states.index(200) + 1:]), states
+                        assert all(s == 401 for s in states[: states.index(200)]), states
+            assert sum(client.signins for client in clients) >= THREADS
+    finally:
+        if redis_server is not None:
+            redis_server.close()
+        if not postgres.running():
+            postgres.start()
+
+
+def test_postgres_refused_connections_never_hang(postgres, prepared, tmp_path):
+    """A database that accepts no connection at all (the cluster down from the start
+    of the node's life): the first request of each worker answers 503 within the
+    connect timeout, and the node serves once it is back."""
+    with gunicorn_node(prepared, log=tmp_path / "node.log") as url:
+        postgres.stop("fast")
+        try:
+            for path, method in (("/api/accounts/profile/", "GET"), ("/api/token/", "POST"), ("/readyz", "GET")):
+                for _ in range(4):
+                    answer = requests.request(method, f"{url}{path}", json={"username": "x", "password": "y"},
+                                              headers={"Authorization": "Token not-a-token"} if method == "GET" else {},
+                                              timeout=CLIENT_TIMEOUT)
+                    assert answer.status_code == 503, (path, answer.status_code, answer.text[:200])
+                    if path == "/readyz":
+                        assert answer.json()["checks"]["database"] == "fail"
+                    else:
+                        assert answer.json()["code"] == "service_unavailable"
+                        assert int(answer.headers["Retry-After"]) > 0
+        finally:
+            postgres.start()
+        wait_ready(url)
+        assert requests.post(f"{url}/api/token/", json={"username": "x", "password": "y"}, timeout=CLIENT_TIMEOUT).status_code in (400, 401)
