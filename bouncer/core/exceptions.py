@@ -81,11 +81,29 @@ def dependency_failed(exc: BaseException) -> str | None:
 
     if isinstance(exc, ServiceUnavailable):
         return exc.dependency
-    if isinstance(exc, (OperationalError, InterfaceError)):
+    if isinstance(exc, InterfaceError) or (isinstance(exc, OperationalError) and _database_unreachable(exc)):
         return "database"
     if isinstance(exc, CACHE_ERRORS):
         return "cache"
     return None
+
+
+#: SQLSTATE classes of a server that is not there to answer: 08 connection
+#: exception, 57P01-57P03 shutting down / crashed / not accepting connections
+#: yet, 53300 too many connections.
+_UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    """An ``OperationalError`` of a database that cannot be reached now, not of one that
+    answered with a fault (disk full, a bad query): only the former is worth a retry."""
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    if cause is not None and type(cause).__module__.startswith("psycopg"):
+        # No SQLSTATE: psycopg's own connection failure (refused, timed out, closed).
+        return sqlstate is None or sqlstate.startswith(_UNREACHABLE_SQLSTATES)
+    # SQLite: the single writer's lock held past the busy timeout.
+    return "database is locked" in str(exc)
 
 
 def _cache_errors() -> tuple[type[BaseException], ...]:
@@ -123,12 +141,20 @@ def dependency_unavailable(exc: BaseException) -> tuple[int, str, str] | None:
     return ServiceUnavailable.status_code, str(ServiceUnavailable.default_detail), ServiceUnavailable.code
 
 
-def dependency_error_response(exc: BaseException) -> JsonResponse | None:
-    """The 503 JSON answer (with ``Retry-After``) for a dependency outage, else None."""
+def dependency_error_response(exc: BaseException, *, path: str = "") -> JsonResponse | None:
+    """The 503 JSON answer (with ``Retry-After``) for a dependency outage, else None.
+
+    Under ``/o/`` it is RFC 6749's ``temporarily_unavailable`` (the shape OAuth
+    clients parse, as for a token request that kept deadlocking), elsewhere
+    ``{"detail", "code": "service_unavailable"}``.
+    """
     known = dependency_unavailable(exc)
     if known is None:
         return None
-    response = json_error(status=known[0], detail=known[1], code=known[2])
+    if path.startswith(OAUTH_PREFIX):
+        response = oauth_error("temporarily_unavailable", known[1], known[0])
+    else:
+        response = json_error(status=known[0], detail=known[1], code=known[2])
     response["Retry-After"] = str(ServiceUnavailable.retry_after)
     return response
 

@@ -56,7 +56,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     # Django calls this inside its ``except`` block: the exception is at hand.
     # A database or cache outage raised outside a view (the session saved by
     # SessionMiddleware, a middleware's query) is a 503 to try again, not a 500.
-    outage = exceptions.dependency_error_response(sys.exc_info()[1]) if sys.exc_info()[1] is not None else None
+    outage = exceptions.dependency_error_response(sys.exc_info()[1], path=request.path) if sys.exc_info()[1] is not None else None
     if outage is not None:
         if _wants_json(request):
             return outage

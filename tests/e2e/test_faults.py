@@ -1,4 +1,9 @@
-"""PostgreSQL restarted under a bounded load: 503 JSON while it is down, nothing committed lost.
+"""Faults, bounded and stated (docs/operations.md, "When a dependency fails").
+
+Both tests bring their own PostgreSQL cluster and redis-server (tests/e2e/fault_support.py),
+whatever DATABASE_URL and REDIS_URL say, so they run on both CI passes.
+
+PostgreSQL restarted under a bounded load: 503 JSON while it is down, nothing committed lost.
 
 A gunicorn node (gunicorn.conf.py, two workers, persistent connections) runs
 on a PostgreSQL cluster of the test's own, with a Redis of its own in one
@@ -19,22 +24,43 @@ count and time. Meanwhile the cluster is stopped (fast shutdown, or an
   (docs/operations.md): a rotation lost as a whole (its new token refused, the
   old one working again), never half of one; sign-ins and revocations hold.
 
-Runs on both CI passes: it brings its own PostgreSQL and Redis, whatever
-DATABASE_URL and REDIS_URL say.
+Redis stopped and started again: revocation fails closed, sign-ins refuse, no restart needed.
+
+A gunicorn node (gunicorn.conf.py, two workers) on a PostgreSQL cluster and a
+redis-server of the test's own (the auth cache on, as in production). Every
+credential kind is issued and used (so Redis holds its cached copy), then
+Redis is stopped. While it is down:
+
+- requests with a credential still answer, from the database (the cache is
+  only a copy; reading the truth is always correct);
+- every revocation answers 503 and changes nothing: the revoked-in-the-database,
+  stale-in-Redis state can never arise, so a Redis that comes back with its
+  data (the persistent variant) serves no revoked credential;
+- every sign-in, a wrong password included, answers 503: the throttle and
+  lockout counters are unreachable, so nothing is guessed without them; the
+  other throttled endpoints (refresh, registration) refuse the same way;
+- ``/readyz`` answers 503 naming the cache.
+
+After Redis is back (no Bouncer restart): ``/readyz`` is 200, the same
+revocations succeed and hold on every worker, and sign-ins work again.
 """
 
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
 import pytest
 import requests
+from authlib.integrations.requests_client import OAuth2Session
 
 from tests.e2e.conftest import server_env, server_prepare
 from tests.e2e.fault_support import OwnPostgres, OwnRedis, gunicorn_node, wait_ready
+from tests.e2e.oauth_support import ROOT, authlib_over_http, create_client  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -45,6 +71,7 @@ LOAD_SECONDS = 40  # the hard bound of the loop; the test stops it sooner
 CLIENT_TIMEOUT = 20  # seconds; gunicorn's worker timeout is 30
 HOLD_DOWN = 3.0
 USES = 12  # enough requests to reach both workers
+TEMPLATE = "bouncer_faults_template"
 
 
 @dataclass
@@ -159,12 +186,31 @@ def postgres():
 
 
 @pytest.fixture(scope="module")
-def prepared(postgres, tmp_path_factory):
-    """One migrated database on the cluster, shared by the variants (each has its own users)."""
-    url = postgres.create_database("bouncer_faults")
-    local = tmp_path_factory.mktemp("faults-local")
-    env = server_env(
-        db_url=url, local_dir=local,
+def template(postgres, tmp_path_factory):
+    """A database migrated once (migrations take most of a minute on PostgreSQL);
+    every test gets a copy of its own (``CREATE DATABASE ... TEMPLATE``)."""
+    url = postgres.create_database(TEMPLATE)
+    env = server_env(db_url=url, local_dir=tmp_path_factory.mktemp("faults-local"))
+    env.pop("REDIS_URL", None)
+    server_prepare(env)
+    return env
+
+
+def _database(postgres, template, **extra) -> dict:
+    """The environment of a node on a fresh copy of the migrated database."""
+    import psycopg
+
+    name = f"bouncer_faults_{secrets.token_hex(4)}"
+    with psycopg.connect(postgres.url("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+    env = {**template, "DATABASE_URL": postgres.url(name), **extra}
+    env.pop("REDIS_URL", None)
+    return env
+
+
+def _node_env(postgres, template) -> dict:
+    return _database(
+        postgres, template,
         DATABASE_CONN_MAX_AGE="600",  # persistent connections: the restart must replace them
         BOUNCER_DATABASE_CONNECT_TIMEOUT="3",
         BOUNCER_TIMEOUT="30",
@@ -173,9 +219,6 @@ def prepared(postgres, tmp_path_factory):
         BOUNCER_JWT_REUSE_GRACE_SECONDS="120",
         BOUNCER_THROTTLE_REFRESH="100000/min",
     )
-    env.pop("REDIS_URL", None)
-    server_prepare(env)
-    return env
 
 
 def _register(url: str, username: str) -> None:
@@ -198,9 +241,9 @@ def _profile(url: str, header: str) -> set[int]:
     [(False, "fast"), (True, "fast"), (False, "immediate")],
     ids=["no-redis-clean-restart", "redis-clean-restart", "no-redis-crash"],
 )
-def test_postgres_restart_under_load_answers_503_then_resumes_losing_nothing(postgres, prepared, tmp_path, with_redis, mode):
+def test_postgres_restart_under_load_answers_503_then_resumes_losing_nothing(postgres, template, tmp_path, with_redis, mode):
     redis_server = OwnRedis() if with_redis else None
-    env = dict(prepared)
+    env = _node_env(postgres, template)
     try:
         if redis_server is not None:
             redis_server.start()
@@ -224,6 +267,7 @@ def test_postgres_restart_under_load_answers_503_then_resumes_losing_nothing(pos
             for thread in threads:
                 thread.start()
             time.sleep(2.0)  # load before the outage
+            stopping_at = time.monotonic()
             postgres.stop(mode)
             down_at = time.monotonic()
             ready_down = requests.get(f"{url}/readyz", timeout=CLIENT_TIMEOUT)
@@ -252,7 +296,7 @@ def test_postgres_restart_under_load_answers_503_then_resumes_losing_nothing(pos
                 assert call.status == 503 or cached_read, call
             assert any(c.status == 503 for c in during)
             assert ready_down.status_code == 503 and ready_down.json()["checks"]["database"] == "fail", ready_down.text
-            before, after = [c for c in calls if c.ended < down_at], [c for c in calls if c.started > up_at + 0.5]
+            before, after = [c for c in calls if c.ended < stopping_at], [c for c in calls if c.started > up_at + 0.5]
             assert before and all(c.status in SUCCESS[c.op] for c in before)
             assert [c for c in after if c.status in SUCCESS[c.op]], "no request succeeded after the restart"
 
@@ -299,11 +343,11 @@ def test_postgres_restart_under_load_answers_503_then_resumes_losing_nothing(pos
             postgres.start()
 
 
-def test_postgres_refused_connections_never_hang(postgres, prepared, tmp_path):
+def test_postgres_refused_connections_never_hang(postgres, template, tmp_path):
     """A database that accepts no connection at all (the cluster down from the start
     of the node's life): the first request of each worker answers 503 within the
     connect timeout, and the node serves once it is back."""
-    with gunicorn_node(prepared, log=tmp_path / "node.log") as url:
+    with gunicorn_node(_node_env(postgres, template), log=tmp_path / "node.log") as url:
         postgres.stop("fast")
         try:
             for path, method in (("/api/accounts/profile/", "GET"), ("/api/token/", "POST"), ("/readyz", "GET")):
@@ -321,3 +365,124 @@ def test_postgres_refused_connections_never_hang(postgres, prepared, tmp_path):
             postgres.start()
         wait_ready(url)
         assert requests.post(f"{url}/api/token/", json={"username": "x", "password": "y"}, timeout=CLIENT_TIMEOUT).status_code in (400, 401)
+
+
+def _outage(answer: requests.Response) -> bool:
+    if answer.status_code != 503:
+        return False
+    body = answer.json()
+    return body.get("code") == "service_unavailable" or body.get("error") == "temporarily_unavailable"
+
+
+def _statuses(client: requests.Session, url: str) -> set[int]:
+    return {client.get(f"{url}/api/accounts/profile/", timeout=CLIENT_TIMEOUT).status_code for _ in range(USES)}
+
+
+def _credentials(url: str, env: dict, username: str) -> dict[str, requests.Session]:
+    held: dict[str, requests.Session] = {}
+    browser = requests.Session()
+    login = browser.post(f"{url}/api/accounts/login/", json={"username": username, "password": PASSWORD}, timeout=CLIENT_TIMEOUT)
+    assert login.status_code == 200, login.text
+    held["session"] = browser
+    token = requests.post(f"{url}/api/auth-token/", json={"username": username, "password": PASSWORD, "device_name": "cli"}, timeout=CLIENT_TIMEOUT)
+    assert token.status_code == 200, token.text
+    held["token"] = requests.Session()
+    held["token"].headers["Authorization"] = f"Token {token.json()['token']}"
+    pair = requests.post(f"{url}/api/token/", json={"username": username, "password": PASSWORD}, timeout=CLIENT_TIMEOUT)
+    assert pair.status_code == 200, pair.text
+    held["jwt"] = requests.Session()
+    held["jwt"].headers["Authorization"] = f"Bearer {pair.json()['access']}"
+    held["jwt"].refresh = pair.json()["refresh"]
+    client_id, secret = create_client(env, f"Faults {username}", "--type", "confidential", "--grant", "password")
+    oauth = OAuth2Session(client_id, secret, scope="read write")
+    grant = oauth.fetch_token(f"{url}/o/token/", grant_type="password", username=username, password=PASSWORD)
+    held["oauth2"] = requests.Session()
+    held["oauth2"].headers["Authorization"] = f"Bearer {grant['access_token']}"
+    held["oauth2"].client = (client_id, secret, grant["access_token"])
+    return held
+
+
+def _revoke(kind: str, url: str, client: requests.Session) -> requests.Response:
+    if kind == "session":
+        csrf = client.get(f"{url}/api/accounts/csrf/", timeout=CLIENT_TIMEOUT)
+        token = client.cookies.get("csrftoken") or (csrf.json().get("csrfToken") if csrf.ok else "")
+        return client.post(f"{url}/api/accounts/logout/", headers={"X-CSRFToken": token or "", "Referer": url}, timeout=CLIENT_TIMEOUT)
+    if kind == "token":
+        return client.post(f"{url}/api/auth-token/logout/", timeout=CLIENT_TIMEOUT)
+    if kind == "jwt":
+        return requests.post(f"{url}/api/token/blacklist/", json={"refresh": client.refresh}, timeout=CLIENT_TIMEOUT)
+    client_id, secret, access = client.client
+    return requests.post(f"{url}/o/revoke_token/", data={"token": access}, auth=(client_id, secret), timeout=CLIENT_TIMEOUT)
+
+
+@pytest.mark.parametrize("persistent", [True, False], ids=["redis-keeps-its-data", "redis-keeps-nothing"])
+def test_redis_outage_fails_closed_and_recovers_without_restart(postgres, template, tmp_path, persistent):
+    redis_server = OwnRedis(persistent=persistent)
+    try:
+        redis_server.start()
+        env = _database(postgres, template, REDIS_URL=redis_server.url, BOUNCER_REDIS_CLIENT_TIMEOUT="1", BOUNCER_AUTH_CACHE_SECONDS="300")
+        with gunicorn_node(env, log=tmp_path / "node.log") as url:
+            username = f"redisfault{secrets.token_hex(3)}"
+            other = f"{username}b"
+            for name in (username, other):
+                answer = requests.post(f"{url}/api/accounts/register/", timeout=CLIENT_TIMEOUT,
+                                       json={"username": name, "email": f"{name}@example.com", "password": PASSWORD})
+                assert answer.status_code == 201, answer.text
+            held = _credentials(url, env, username)
+            for kind, client in held.items():
+                assert _statuses(client, url) == {200}, kind  # cached in Redis now
+            assert redis_server.client().dbsize() > 0
+
+            redis_server.stop()
+
+            ready = requests.get(f"{url}/readyz", timeout=CLIENT_TIMEOUT)
+            assert ready.status_code == 503 and ready.json()["checks"] == {"database": "ok", "cache": "fail"}, ready.text
+            for kind, client in held.items():
+                assert _statuses(client, url) == {200}, kind  # read from the database
+            for kind, client in held.items():
+                answer = _revoke(kind, url, client)
+                assert _outage(answer), (kind, answer.status_code, answer.text[:300])
+                assert int(answer.headers["Retry-After"]) > 0
+                assert _statuses(client, url) == {200}, kind  # nothing was revoked: the 503 is the truth
+            # An operator's deactivation from a shell refuses too, instead of leaving a stale copy in Redis.
+            shell = manage_failing(env, "shell", "-c",
+                                   f"from bouncer.users.models import User; u = User.objects.get(username='{username}'); "
+                                   "u.is_active = False; u.save()")
+            assert "ServiceUnavailable" in shell
+            for kind, client in held.items():
+                assert _statuses(client, url) == {200}, kind
+            # Sign-ins refuse: the throttle and lockout counters are out of reach.
+            for path, body in (("/api/accounts/login/", {"username": other, "password": PASSWORD}),
+                               ("/api/token/", {"username": other, "password": "wrong-password"}),
+                               ("/api/auth-token/", {"username": other, "password": PASSWORD}),
+                               ("/api/token/refresh/", {"refresh": held["jwt"].refresh}),
+                               ("/api/accounts/register/", {"username": f"{other}c", "email": "c@example.com", "password": PASSWORD})):
+                for _ in range(3):
+                    answer = requests.post(f"{url}{path}", json=body, timeout=CLIENT_TIMEOUT)
+                    assert _outage(answer), (path, answer.status_code, answer.text[:300])
+            client_id, secret, _ = held["oauth2"].client
+            grant = requests.post(f"{url}/o/token/", data={"grant_type": "password", "username": other, "password": PASSWORD},
+                                  auth=(client_id, secret), timeout=CLIENT_TIMEOUT)
+            assert _outage(grant), grant.text
+
+            redis_server.start()
+            if persistent:
+                assert redis_server.client().dbsize() > 0  # the cached credentials came back with it
+            assert wait_ready(url)["checks"] == {"database": "ok", "cache": "ok"}
+
+            for kind, client in held.items():
+                assert _statuses(client, url) == {200}, kind
+                answer = _revoke(kind, url, client)
+                assert answer.status_code in (200, 204), (kind, answer.status_code, answer.text[:300])
+            for kind, client in held.items():
+                assert _statuses(client, url) <= {401, 403}, kind  # revoked on every worker, the cache's copy gone
+            assert requests.post(f"{url}/api/token/", json={"username": other, "password": PASSWORD}, timeout=CLIENT_TIMEOUT).status_code == 200
+    finally:
+        redis_server.close()
+
+
+def manage_failing(env: dict, *args: str) -> str:
+    """A management command expected to fail; its stderr."""
+    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0, result.stdout
+    return result.stderr
