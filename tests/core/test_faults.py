@@ -8,6 +8,8 @@ included: tests/e2e/test_faults.py.
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 from django.db import OperationalError
@@ -133,3 +135,38 @@ def test_outage_classification():
 
     assert exceptions.dependency_failed(redis.exceptions.ConnectionError("refused")) == "cache"
     assert exceptions.dependency_failed(ValueError("x")) is None
+
+
+def _database_down_error() -> OperationalError:
+    try:
+        try:
+            raise psycopg.OperationalError("connection refused")
+        except psycopg.OperationalError as cause:
+            raise OperationalError("connection refused") from cause
+    except OperationalError as outer:
+        return outer
+
+
+def test_outage_raised_outside_a_view_answers_503_html_or_json_and_is_counted(rf, monkeypatch):
+    """Django's 500 handler (an error in a middleware: the session save) gives an outage its 503."""
+    from bouncer.core import handlers
+
+    counted = []
+    monkeypatch.setattr("bouncer.core.metrics.metrics_dependency_error", counted.append)
+    for path, json_body in (("/accounts/login/", False), ("/api/accounts/profile/", True), ("/o/token/", True)):
+        try:
+            raise _database_down_error()
+        except OperationalError:
+            response = handlers.server_error(rf.get(path))
+        assert response.status_code == 503, path
+        assert int(response["Retry-After"]) > 0
+        if json_body:
+            body = json.loads(response.content)
+            assert body.get("code") == "service_unavailable" or body.get("error") == "temporarily_unavailable", body
+        else:
+            assert b"Service unavailable" in response.content
+    assert counted == ["database"] * 3
+    try:
+        raise OperationalError("disk full")  # a fault, not an outage: still a 500
+    except OperationalError:
+        assert handlers.server_error(rf.get("/api/accounts/profile/")).status_code == 500
