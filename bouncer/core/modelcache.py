@@ -13,6 +13,7 @@ import functools
 import logging
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import models, transaction
 
@@ -108,6 +109,11 @@ def cache_tombstones_write(keys, *, cache_backend=None) -> None:
     try:
         backend.set_many(tombstones, timeout=TOMBSTONE_SECONDS)
     except CACHE_ERRORS as exc:
+        if settings.BOUNCER_AUTH_CACHE_SECONDS <= 0:
+            # The auth cache is off: no request reads these entries, so a stale
+            # one cannot be served; the change may stand.
+            cache_unreachable("invalidate, auth cache off", exc)
+            return
         if not transaction.get_connection().in_atomic_block:
             # Nothing to roll back: the change committed already. Every revocation
             # path invalidates inside its transaction (tests/core/test_faults.py).

@@ -25,14 +25,14 @@ from tests.conftest import PASSWORD, session_client
 from tests.e2e.conftest import free_port
 
 
-def _redis_down():
+def _redis_down(auth_cache_seconds: int = 300):
     return override_settings(
         CACHES={"default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
             "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient", "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
         }},
-        BOUNCER_AUTH_CACHE_SECONDS=300,
+        BOUNCER_AUTH_CACHE_SECONDS=auth_cache_seconds,
     )
 
 
@@ -65,6 +65,19 @@ def test_token_logout_with_redis_down_answers_503_and_keeps_the_token(user):
         _outage(client.post("/api/auth-token/logout/"))
         assert client.get("/api/accounts/profile/").status_code == 200
     assert DeviceToken.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_token_logout_with_redis_down_and_the_auth_cache_off_revokes(user):
+    """No request reads cached auth entries then: nothing stale can be served, so the revocation stands."""
+    key = APIClient().post("/api/auth-token/", {"username": user.username, "password": PASSWORD, "device_name": "cli"},
+                           format="json").json()["token"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    with _redis_down(auth_cache_seconds=0):
+        assert client.post("/api/auth-token/logout/").status_code == 204
+        assert client.get("/api/accounts/profile/").status_code == 401
+    assert DeviceToken.objects.count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
