@@ -346,7 +346,7 @@ def jwt_logout(*, raw: str, request: HttpRequest | None) -> None:
 def jwt_revoke_family(*, family: JwtFamily, request: HttpRequest | None, reason: str) -> bool:
     """Revoke one sign-in; whether this call did (a concurrent revocation may have
     won: then no second audit row)."""
-    with transaction.atomic():  # the cache unreachable: no revocation (503), never a stale "ok" left behind
+    with transaction.atomic(savepoint=False):  # the cache unreachable: no revocation (503), never a stale "ok" left behind
         revoked = _revoke_families([family.pk], reason=reason, now=timezone.now())
         family_state_invalidate([family.pk])
     if not revoked:
@@ -366,7 +366,7 @@ def jwt_revoke_for_user(*, user: User, request: HttpRequest | None, reason: str,
     ids = list(families.values_list("pk", flat=True))
     if not ids:
         return 0
-    with transaction.atomic():  # as jwt_revoke_family
+    with transaction.atomic(savepoint=False):  # as jwt_revoke_family
         count = _revoke_families(ids, reason=reason, now=timezone.now())  # a concurrent revocation may have taken some
         family_state_invalidate(ids)
     if not count:
