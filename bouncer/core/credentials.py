@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -192,9 +193,12 @@ def credential_revoke_all(*, user, request: HttpRequest | None, reason: str, kee
     the one ``request`` came with (password change, "sign out everywhere")."""
     current = _current(request) if keep_current else None
     total = 0
-    for kind in _KINDS.values():
-        keep = current[1] if current is not None and current[0] == kind.name else None
-        total += kind.revoke_all(user=user, request=request, reason=reason, keep=keep)
+    # All kinds or none: a cache that cannot be invalidated (ServiceUnavailable,
+    # bouncer.core.modelcache) rolls back the kinds revoked before it too.
+    with transaction.atomic(savepoint=False):
+        for kind in _KINDS.values():
+            keep = current[1] if current is not None and current[0] == kind.name else None
+            total += kind.revoke_all(user=user, request=request, reason=reason, keep=keep)
     return total
 
 

@@ -55,6 +55,110 @@ class DomainError(Exception):
     default_detail: Any = "Invalid request."
 
 
+class ServiceUnavailable(DomainError):
+    """A dependency (the database or the cache) did not answer: nothing was changed, try again."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "service_unavailable"
+    retry_after = 5
+    default_detail = "Service temporarily unavailable; try again shortly."
+
+    def __init__(self, detail: Any = None, *, dependency: str = "cache") -> None:
+        super().__init__(detail)
+        self.dependency = dependency
+
+
+def dependency_failed(exc: BaseException) -> str | None:
+    """``"database"`` or ``"cache"`` when ``exc`` says that dependency is unreachable, else None.
+
+    Database: Django's ``OperationalError`` and ``InterfaceError`` (a refused
+    or cut connection, a server shutting down, a connect timeout; SQLite's
+    "database is locked"). Cache: redis-py's connection and timeout errors, a
+    read-only replica, and django-redis's wrapper of them. Anything else (an
+    ``IntegrityError``, a bug) is not an outage and stays a 500.
+    """
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(exc, ServiceUnavailable):
+        return exc.dependency
+    if isinstance(exc, InterfaceError) or (isinstance(exc, OperationalError) and _database_unreachable(exc)):
+        return "database"
+    if isinstance(exc, CACHE_ERRORS):
+        return "cache"
+    return None
+
+
+#: SQLSTATE classes of a server that is not there to answer: 08 connection
+#: exception, 57P01-57P03 shutting down / crashed / not accepting connections
+#: yet, 53300 too many connections.
+_UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    """An ``OperationalError`` of a database that cannot be reached now, not of one that
+    answered with a fault (disk full, a bad query): only the former is worth a retry."""
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    if cause is not None and type(cause).__module__.startswith("psycopg"):
+        # No SQLSTATE: psycopg's own connection failure (refused, timed out, closed).
+        return sqlstate is None or sqlstate.startswith(_UNREACHABLE_SQLSTATES)
+    # SQLite: the single writer's lock held past the busy timeout.
+    return "database is locked" in str(exc)
+
+
+def _cache_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from django_redis.exceptions import ConnectionInterrupted
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import ReadOnlyError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:  # pragma: no cover - both are dependencies
+        return ()
+    return (RedisConnectionError, RedisTimeoutError, ReadOnlyError, ConnectionInterrupted)
+
+
+#: What the cache raises when Redis is unreachable (``dependency_failed``).
+CACHE_ERRORS = _cache_errors()
+
+
+def dependency_unavailable(exc: BaseException) -> tuple[int, str, str] | None:
+    """(503, detail, code) for a dependency outage, counted once in the metrics; else None.
+
+    The one place database and cache errors become an answer: the DRF
+    handler, the middleware and the 500 handler all ask here.
+    """
+    dependency = dependency_failed(exc)
+    if dependency is None:
+        return None
+    from bouncer.core.metrics import metrics_dependency_error
+
+    if not getattr(exc, "_bouncer_counted", False):
+        metrics_dependency_error(dependency)
+        try:
+            exc._bouncer_counted = True
+        except AttributeError:  # pragma: no cover - exceptions take attributes
+            pass
+    return ServiceUnavailable.status_code, str(ServiceUnavailable.default_detail), ServiceUnavailable.code
+
+
+def dependency_error_response(exc: BaseException, *, path: str = "") -> JsonResponse | None:
+    """The 503 JSON answer (with ``Retry-After``) for a dependency outage, else None.
+
+    Under ``/o/`` it is RFC 6749's ``temporarily_unavailable`` (the shape OAuth
+    clients parse, as for a token request that kept deadlocking), elsewhere
+    ``{"detail", "code": "service_unavailable"}``.
+    """
+    known = dependency_unavailable(exc)
+    if known is None:
+        return None
+    if path.startswith(OAUTH_PREFIX):
+        response = oauth_error("temporarily_unavailable", known[1], known[0])
+    else:
+        response = json_error(status=known[0], detail=known[1], code=known[2])
+    response["Retry-After"] = str(ServiceUnavailable.retry_after)
+    return response
+
+
 class InvalidCredentials(DomainError):
     """Same body for unknown user, wrong password and inactive user."""
 
@@ -143,6 +247,13 @@ def _with_challenge(response: Response, code: str | None) -> Response:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    outage = dependency_unavailable(exc)
+    if outage is not None:
+        # A database or cache outage, raised anywhere in the view (a throttle's
+        # counter, a service's query, an invalidation that refused to commit).
+        response = Response(error_body(outage[1], outage[2]), status=outage[0])
+        response["Retry-After"] = str(ServiceUnavailable.retry_after)
+        return response
     if isinstance(exc, InvalidCredentials):
         # SPEC.md keeps tutorial 000's body for a failed login verbatim.
         response = Response({"error": exc.detail}, status=exc.status_code)

@@ -7,6 +7,8 @@ Django's pages.
 
 from __future__ import annotations
 
+import sys
+
 from django.http import HttpRequest, HttpResponse
 from django.views import defaults
 from django.views.csrf import csrf_failure as django_csrf_failure
@@ -51,6 +53,20 @@ unknown_path = csrf_exempt(page_not_found)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this inside its ``except`` block: the exception is at hand.
+    # A database or cache outage raised outside a view (the session saved by
+    # SessionMiddleware, a middleware's query) is a 503 to try again, not a 500.
+    outage = exceptions.dependency_error_response(sys.exc_info()[1], path=request.path) if sys.exc_info()[1] is not None else None
+    if outage is not None:
+        if _wants_json(request):
+            return outage
+        response = HttpResponse(
+            "<!doctype html><title>Service unavailable</title><h1>Service unavailable</h1>"
+            "<p>Please try again in a few seconds.</p>",
+            status=503,
+        )
+        response["Retry-After"] = outage["Retry-After"]
+        return response
     if _wants_json(request):
         return _answer(exceptions.SERVER_ERROR)
     return defaults.server_error(request)

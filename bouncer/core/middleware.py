@@ -99,7 +99,11 @@ class ApiErrorMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception):
         if not request.path.startswith(JSON_PREFIXES):
-            return None
+            return None  # HTML pages: bouncer.core.handlers.server_error answers a 503 page for an outage
+        outage = exceptions.dependency_error_response(exception, path=request.path)
+        if outage is not None:
+            logger.warning("dependency unavailable on %s %s: %r", request.method, request.path, exception)
+            return outage
         known = exceptions.request_error_response(path=request.path, exc=exception)
         if known is not None:
             return known

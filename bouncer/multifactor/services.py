@@ -30,7 +30,7 @@ from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
 from bouncer.core import assurance
 from bouncer.core.digests import sha256_hex
-from bouncer.core.exceptions import DomainError
+from bouncer.core.exceptions import DomainError, dependency_failed
 from bouncer.core.http import client_bucket
 from bouncer.core.throttling import Hit, account_ident, throttle_hit
 from bouncer.multifactor import recovery, selectors, totp, webauthn
@@ -194,7 +194,14 @@ def factor_verify(*, request: HttpRequest | None, user, code=None, credential=No
         from bouncer.users.signin import AccountLocked
 
         raise AccountLocked(remaining)
-    kind, proven, reason = _verify_answer(user=user, code=code, credential=credential, state=state)
+    try:
+        kind, proven, reason = _verify_answer(user=user, code=code, credential=credential, state=state)
+    except Exception as exc:
+        if dependency_failed(exc) is not None:  # nothing was compared: the attempt counts for nothing
+            from bouncer.users.signin import signin_attempt_give_back
+
+            signin_attempt_give_back(username=username)
+        raise
     if proven is None:
         data = {"factor": kind, **({"reason": reason} if reason else {})}
         audit_record(action=AuditAction.MFA_FAILED, request=request, user=user, method=method, data=data)

@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.core.cache import cache
 from oauth2_provider.models import get_access_token_model
 
-from bouncer.core.modelcache import cache_fill, cache_invalidate, model_fingerprint, model_restore, model_snapshot
+from bouncer.core.modelcache import cache_fill, cache_invalidate, cache_read, model_fingerprint, model_restore, model_snapshot
 from bouncer.users.models import User
 from bouncer.users.usercache import auth_cache_enabled
 
@@ -31,7 +30,7 @@ def access_token_cache_get(*, checksum: str):
     """The access token with ``user`` attached (None for client tokens), or None on a miss."""
     if not auth_cache_enabled():
         return None
-    entry = cache.get(_key(checksum))
+    entry = cache_read(_key(checksum))
     if not isinstance(entry, tuple) or len(entry) != 2:
         return None
     token = model_restore(get_access_token_model(), entry[0])

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, router, transaction
 
 from bouncer.core.identifiers import identifier_normalize
 
@@ -79,7 +79,12 @@ class User(AbstractUser):
         if update_fields is not None:
             extra = {column for column, source in NORMALIZED.items() if source in update_fields}
             kwargs["update_fields"] = {*update_fields, *extra}
-        super().save(*args, **kwargs)
+        # One transaction for the row and its receivers (cache invalidation, the
+        # credential revocations of a deactivation or a password set): a cache
+        # that cannot be invalidated rolls the save back (503) instead of leaving
+        # a stale copy of the user in Redis (bouncer.core.modelcache).
+        with transaction.atomic(using=kwargs.get("using") or router.db_for_write(type(self), instance=self), savepoint=False):
+            super().save(*args, **kwargs)
 
 
 class UserSession(AbstractBaseSession):

@@ -36,15 +36,15 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
 from django.core.cache import caches
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
 from bouncer.core import assurance, credentials
+from bouncer.core.exceptions import CACHE_ERRORS
 from bouncer.core.http import client_ip
-from bouncer.core.modelcache import TOMBSTONE, TOMBSTONE_SECONDS, model_snapshot
+from bouncer.core.modelcache import cache_tombstones_write, cache_unreachable, model_snapshot
 from bouncer.users.usercache import auth_cache_enabled, user_cache_key, user_cache_prefetched_set
 
 #: Session-data keys: {"ip", "ua", "at"} written at sign-in, and the last-used epoch.
@@ -198,21 +198,33 @@ class SessionStore(CachedDBStore):
         if row is None:
             return {}
         data = self.decode(row.session_data)
-        self._cache.add(self.cache_key, data, self.get_expiry_age(expiry=row.expire_date))
+        try:
+            self._cache.add(self.cache_key, data, self.get_expiry_age(expiry=row.expire_date))
+        except CACHE_ERRORS as exc:  # Redis down: the row was read, the next load reads it again
+            cache_unreachable("session fill", exc)
         return data
+
+    def delete(self, session_key=None):
+        """``cached_db``'s delete: the row (its ``post_delete`` receiver tombstones the
+        cached copy inside the delete's transaction, or refuses it with a 503 when
+        Redis does not answer), then the cache entry. That last delete is only
+        tidying up after the tombstone: if Redis went away in between, the
+        logout still happened, so it is logged rather than answered as a 503."""
+        try:
+            super().delete(session_key)
+        except CACHE_ERRORS as exc:
+            cache_unreachable("session delete after its tombstone", exc)
 
 
 def session_cache_delete(*, session_keys) -> None:
     """Replace the cached copies of deleted session rows by tombstones (a ``post_delete``
     receiver calls it), so a request that read the row before the delete committed
     cannot cache it again (``SessionStore._load_cached`` only ``add``s)."""
-    tombstones = dict.fromkeys((SessionStore(session_key=key).cache_key for key in session_keys), TOMBSTONE)
-    if tombstones:
-        cache = caches[settings.SESSION_CACHE_ALIAS]
-        cache.set_many(tombstones, timeout=TOMBSTONE_SECONDS)
-        # Again after commit: a request that missed the cache before the delete
-        # committed may have filled it before the first tombstone landed.
-        transaction.on_commit(lambda: cache.set_many(tombstones, timeout=TOMBSTONE_SECONDS))
+    # Again after commit (inside cache_tombstones_write): a request that missed the
+    # cache before the delete committed may have filled it before the first
+    # tombstone landed. Redis unreachable: ServiceUnavailable, the delete rolls back.
+    keys = [SessionStore(session_key=key).cache_key for key in session_keys]
+    cache_tombstones_write(keys, cache_backend=caches[settings.SESSION_CACHE_ALIAS])
 
 
 class SessionCredentials:

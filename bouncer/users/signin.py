@@ -55,7 +55,7 @@ from django.utils.module_loading import import_string
 from bouncer.audit.models import AuditAction
 from bouncer.audit.services import audit_record
 from bouncer.core import assurance
-from bouncer.core.exceptions import DomainError, InvalidCredentials
+from bouncer.core.exceptions import CACHE_ERRORS, DomainError, InvalidCredentials, dependency_failed
 from bouncer.core.http import client_bucket
 from bouncer.core.throttling import Hit, account_ident, throttle_hit, throttle_release
 from bouncer.users.lockout import (
@@ -382,6 +382,19 @@ def _method_of(request) -> str:
     return "admin" if path.startswith("/admin/") else "password"
 
 
+def signin_attempt_give_back(*, username: str, hits: list[Hit] | None = None, now: float | None = None) -> None:
+    """Give back the lockout place and the throttle hits of an attempt a dependency outage cut short.
+
+    Best effort: with Redis itself down there is nothing to give back to (and
+    nothing was counted)."""
+    try:
+        lockout_attempt_release(username=username)
+        if hits:
+            throttle_release(hits, now=now)
+    except CACHE_ERRORS:
+        pass
+
+
 def _check(*, attempt: SignInAttempt, request, username: str, verify: Callable[[], object | None]):
     hits = [Hit(ACCOUNT_SCOPE, account_ident(username))]
     address = client_bucket(request) if request is not None and attempt.address_scope else None
@@ -405,7 +418,16 @@ def _check(*, attempt: SignInAttempt, request, username: str, verify: Callable[[
     if remaining is not None:
         audit_record(action=AuditAction.LOGIN_FAILED, request=request, username=username, method=attempt.method, data={"reason": "locked"})
         raise AccountLocked(remaining)
-    user = verify()
+    try:
+        user = verify()
+    except Exception as exc:
+        if dependency_failed(exc) is not None:
+            # The database (or the cache) did not answer: no password was
+            # checked, so the attempt counts for nothing. Kept, it would lock
+            # out every user who retried during an outage (found by
+            # tests/e2e/test_faults_postgres.py).
+            signin_attempt_give_back(username=username, hits=hits, now=now)
+        raise
     if user is None:
         audit_record(action=AuditAction.LOGIN_FAILED, request=request, username=username, method=attempt.method)
         if lockout_record_failure(username=username, place=place):

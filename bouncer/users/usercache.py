@@ -25,10 +25,9 @@ from __future__ import annotations
 from contextvars import ContextVar
 
 from django.conf import settings
-from django.core.cache import cache
 from django.dispatch import Signal
 
-from bouncer.core.modelcache import cache_fill, cache_invalidate, model_fingerprint, model_restore, model_snapshot
+from bouncer.core.modelcache import cache_fill, cache_invalidate, cache_read, model_fingerprint, model_restore, model_snapshot
 from bouncer.users.models import User
 
 #: Sent with ``user_id`` whenever a user's cached copies must go.
@@ -74,7 +73,7 @@ def user_cache_get(*, user_id) -> User | None:
     """The user with this id (from the cache when enabled), or None."""
     if not auth_cache_enabled():
         return _user_from_db(user_id)
-    user = model_restore(User, cache.get(user_cache_key(user_id)))
+    user = model_restore(User, cache_read(user_cache_key(user_id)))
     if user is None:
         user = _user_from_db(user_id)
         if user is not None:

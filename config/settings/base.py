@@ -107,6 +107,9 @@ if env.DATABASE_URL:
         # Django's backend with a health check that needs no round trip
         # (bouncer/core/postgresql/base.py says why and how).
         DATABASES["default"]["ENGINE"] = "bouncer.core.postgresql"
+        # A database that does not answer fails the request within this bound (503),
+        # not after gunicorn's worker timeout (docs/operations.md).
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.DATABASE_CONNECT_TIMEOUT)
 else:
     env.LOCAL_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -136,7 +139,13 @@ if env.REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": env.REDIS_URL,
             "KEY_PREFIX": "bouncer",
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # Redis stopped or cut off: every call fails within these bounds
+                # (503 or a database read, docs/operations.md), never hangs a worker.
+                "SOCKET_CONNECT_TIMEOUT": env.REDIS_TIMEOUT,
+                "SOCKET_TIMEOUT": env.REDIS_TIMEOUT,
+            },
         }
     }
 else:

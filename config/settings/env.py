@@ -123,8 +123,16 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 #: ``postgres://user:pass@host:5432/name``; empty means SQLite in ``var/``.
 DATABASE_URL = env_str("DATABASE_URL")
 DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+#: Seconds to wait for a PostgreSQL connection before answering 503 (psycopg's
+#: ``connect_timeout``): a database that does not answer fails a request fast
+#: instead of holding a worker until gunicorn's timeout kills it.
+DATABASE_CONNECT_TIMEOUT = env_int("BOUNCER_DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
 #: ``redis://host:6379/0``; empty means the in-process cache.
 REDIS_URL = env_str("REDIS_URL")
+#: Seconds to wait for Redis to accept a connection, and for an answer to a
+#: command, before the call fails (django-redis ``SOCKET_CONNECT_TIMEOUT`` and
+#: ``SOCKET_TIMEOUT``; docs/operations.md, "When a dependency fails").
+REDIS_TIMEOUT = env_int("BOUNCER_REDIS_TIMEOUT", 2, minimum=1)
 
 #: Set when a proxy terminates TLS and sends ``X-Forwarded-Proto: https``.
 BEHIND_PROXY = env_bool("BOUNCER_BEHIND_PROXY", default=False)

@@ -281,6 +281,7 @@ def _refresh_in_transaction(*, claims, jti, family_id, user_id, now, request) ->
         # WAL flush) per refresh, and no rotation without its audit row.
         if verdict == REUSE:
             _revoke_families([family_id], reason="reuse", now=now)
+            family_state_invalidate([family_id])  # inside: the cache unreachable rolls the revocation back (503)
             audit_record(action=AuditAction.TOKEN_REUSE_DETECTED, request=request, user=user, method="jwt", data={"family": str(family_id)})
         else:
             if verdict == ROTATE:
@@ -300,7 +301,6 @@ def _refresh_in_transaction(*, claims, jti, family_id, user_id, now, request) ->
                 data={"family": str(family_id), "grace": verdict == GRACE},
             )
     if verdict == REUSE:
-        family_state_invalidate([family_id])
         raise JwtRejected("token_revoked", "Token has been revoked.", reuse=True)
     return pair
 
@@ -353,8 +353,9 @@ def jwt_logout(*, raw: str, request: HttpRequest | None) -> None:
 def jwt_revoke_family(*, family: JwtFamily, request: HttpRequest | None, reason: str) -> bool:
     """Revoke one sign-in; whether this call did (a concurrent revocation may have
     won: then no second audit row)."""
-    revoked = _revoke_families([family.pk], reason=reason, now=timezone.now())
-    family_state_invalidate([family.pk])
+    with transaction.atomic(savepoint=False):  # the cache unreachable: no revocation (503), never a stale "ok" left behind
+        revoked = _revoke_families([family.pk], reason=reason, now=timezone.now())
+        family_state_invalidate([family.pk])
     if not revoked:
         return False
     audit_record(
@@ -372,8 +373,9 @@ def jwt_revoke_for_user(*, user: User, request: HttpRequest | None, reason: str,
     ids = list(families.values_list("pk", flat=True))
     if not ids:
         return 0
-    count = _revoke_families(ids, reason=reason, now=timezone.now())  # a concurrent revocation may have taken some
-    family_state_invalidate(ids)
+    with transaction.atomic(savepoint=False):  # as jwt_revoke_family
+        count = _revoke_families(ids, reason=reason, now=timezone.now())  # a concurrent revocation may have taken some
+        family_state_invalidate(ids)
     if not count:
         return 0
     audit_record(action=AuditAction.TOKEN_REVOKED, request=request, user=user, method="jwt", data={"count": count, "reason": reason})

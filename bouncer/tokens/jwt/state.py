@@ -13,11 +13,10 @@ one query per request.
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from bouncer.core import credentials
-from bouncer.core.modelcache import cache_fill, cache_invalidate, model_fingerprint, model_restore, model_snapshot
+from bouncer.core.modelcache import cache_fill, cache_invalidate, cache_read, model_fingerprint, model_restore, model_snapshot
 from bouncer.tokens.jwt.models import JwtFamily
 from bouncer.users.models import User
 from bouncer.users.usercache import auth_cache_enabled
@@ -33,7 +32,7 @@ def family_state_key(family_id) -> str:
 def family_principal(*, family_id: str, user_id) -> tuple[str, User | None]:
     """(state, user) for an access token's ``fam`` and ``sub``."""
     if auth_cache_enabled():
-        entry = cache.get(family_state_key(family_id))
+        entry = cache_read(family_state_key(family_id))
         if isinstance(entry, tuple) and len(entry) == 2 and entry[0] in (OK, REVOKED):
             user = model_restore(User, entry[1])
             if user is not None and str(user.pk) == str(user_id):

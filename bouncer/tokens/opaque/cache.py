@@ -17,9 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.core.cache import cache
 
-from bouncer.core.modelcache import cache_fill, cache_invalidate, model_fingerprint, model_restore, model_snapshot
+from bouncer.core.modelcache import cache_fill, cache_invalidate, cache_read, model_fingerprint, model_restore, model_snapshot
 from bouncer.tokens.opaque.models import DeviceToken
 from bouncer.users.models import User
 from bouncer.users.usercache import auth_cache_enabled
@@ -33,7 +32,7 @@ def token_cache_get(*, digest: str) -> DeviceToken | None:
     """The token with its ``user`` attached, or None on a miss."""
     if not auth_cache_enabled():
         return None
-    entry = cache.get(_key(digest))
+    entry = cache_read(_key(digest))
     if not isinstance(entry, tuple) or len(entry) != 2:
         return None
     token, user = model_restore(DeviceToken, entry[0]), model_restore(User, entry[1])
