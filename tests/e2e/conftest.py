@@ -80,7 +80,7 @@ def server_database(base: str, tmp_dir: Path, *, prefix: str | None = None):
     ``<prefix>_<random>`` (default ``<base name>_e2e``) when ``base`` is a PostgreSQL URL (dropped after), else
     a SQLite file in ``tmp_dir``."""
     if not base.startswith(("postgres://", "postgresql://")):
-        yield f"sqlite:///{tmp_dir / 'e2e.sqlite3'}"
+        yield f"sqlite:///{tmp_dir / ((prefix or 'e2e') + '.sqlite3')}"
         return
     # Named after the base database (``bouncer_ci`` → ``bouncer_ci_e2e_…``), so a
     # run against a database of one's own makes only databases of that name.

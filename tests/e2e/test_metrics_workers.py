@@ -19,16 +19,14 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import ROOT, _postgres_admin, free_port, server_env, server_prepare
+from tests.e2e.conftest import ROOT, free_port, server_database, server_env, server_prepare
 
 pytestmark = pytest.mark.e2e
 
@@ -37,22 +35,6 @@ PASSWORD = "metrics-e2e-pass-1"
 #: Rounds of load at most, each a fixed number of requests: bounded in count, and in time by the timeouts.
 MAX_ROUNDS = 5
 SIGNINS, FAILURES, JWTS = 6, 6, 4
-
-
-@contextmanager
-def _database(tmp_path: Path):
-    base = os.environ.get("DATABASE_URL", "")
-    if not base.startswith(("postgres://", "postgresql://")):
-        yield f"sqlite:///{tmp_path / 'metrics.sqlite3'}"
-        return
-    name = f"bouncer_metrics_e2e_{secrets.token_hex(4)}"
-    with _postgres_admin(base) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
-    finally:
-        with _postgres_admin(base) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _children(pid: int) -> list[int]:
@@ -78,7 +60,7 @@ def _multiproc_dir(workers: list[int]) -> str:
 def node(tmp_path_factory):
     """(url, master pid, env) of gunicorn started with gunicorn.conf.py and two workers."""
     local = tmp_path_factory.mktemp("metrics-node")
-    with _database(local) as db_url:
+    with server_database(os.environ.get("DATABASE_URL", ""), local, prefix="bouncer_metrics_e2e") as db_url:
         port = free_port()
         env = server_env(db_url=db_url, local_dir=local, BOUNCER_METRICS_TOKEN=SECRET,
                          BOUNCER_BIND=f"127.0.0.1:{port}", BOUNCER_WORKERS="2")

@@ -15,18 +15,16 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import sqlite3
 import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT, _postgres_admin, bouncer_server, server_env, server_prepare
+from tests.e2e.conftest import ROOT, bouncer_server, server_database, server_env, server_prepare
 
 pytestmark = pytest.mark.e2e
 
@@ -37,22 +35,6 @@ TIMEOUT = 30
 
 def _is_postgres(url: str) -> bool:
     return url.startswith(("postgres://", "postgresql://"))
-
-
-@contextmanager
-def database(base: str, tmp: Path, prefix: str):
-    """A fresh database of this brief's names: PostgreSQL when ``base`` is, else a SQLite file."""
-    if not _is_postgres(base):
-        yield f"sqlite:///{tmp / (prefix + '.sqlite3')}"
-        return
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    with _postgres_admin(base) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
-    finally:
-        with _postgres_admin(base) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def query(db_url: str, sql: str, params: tuple = ()) -> list[tuple]:
@@ -87,7 +69,7 @@ def run_import(env: dict, source: str, *flags: str) -> subprocess.CompletedProce
 def moved(tmp_path_factory):
     base = os.environ.get("DATABASE_URL", "")
     tmp = tmp_path_factory.mktemp("migrating")
-    with database(base, tmp, "bouncer_migrating_src") as source, database(base, tmp, "bouncer_migrating") as target:
+    with server_database(base, tmp, prefix="bouncer_migrating_src") as source, server_database(base, tmp, prefix="bouncer_migrating") as target:
         build_env = {k: v for k, v in os.environ.items() if not k.startswith(("BOUNCER_", "DJANGO_", "DATABASE_URL"))}
         # The old stack is built while Bouncer's database is migrated: two processes, two databases.
         build = subprocess.Popen(
