@@ -48,8 +48,8 @@ def test_openapi_schema_describes_every_endpoint_and_auth_scheme(client):
         "/api/token/", "/api/token/refresh/", "/api/token/verify/", "/api/token/blacklist/",
     ]:
         assert path in paths
-    assert set(schema["components"]["securitySchemes"]) == {"jwtAuth", "oauth2", "tokenAuth", "cookieAuth", "basicAuth"}
-    assert not schema["paths"]["/api/accounts/login/"]["post"].get("security")  # open endpoint
+    assert set(schema["components"]["securitySchemes"]) == {"jwtAuth", "oauth2", "openIdConnect", "tokenAuth", "sessionAuth", "basicAuth"}  # Basic: on in the test profile
+    assert schema["paths"]["/api/accounts/login/"]["post"]["security"] == [{}]  # open endpoint: no credential needed
     assert {"tokenAuth": []} in schema["paths"]["/api/accounts/profile/"]["get"]["security"]
 
 
