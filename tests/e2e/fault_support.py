@@ -15,10 +15,8 @@ import os
 import pwd
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -159,39 +157,6 @@ class OwnRedis:
                 self.process.wait(timeout=10)
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
-
-
-@contextmanager
-def gunicorn_node(env: dict, *, log: Path, workers: int = 2):
-    """One node as docs/deployment.md runs it (``gunicorn -c gunicorn.conf.py``), on a free port."""
-    port = free_port()
-    env = {**env, "BOUNCER_BIND": f"127.0.0.1:{port}", "BOUNCER_WORKERS": str(workers)}
-    out = open(log, "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi:application"],
-        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except (requests.ConnectionError, requests.Timeout):
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        out.close()
 
 
 def wait_ready(url: str, *, seconds: float = 60) -> dict:

@@ -59,8 +59,8 @@ import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from tests.e2e.conftest import server_env, server_prepare
-from tests.e2e.fault_support import OwnPostgres, OwnRedis, gunicorn_node, wait_ready
+from tests.e2e.conftest import bouncer_server, server_env, server_prepare
+from tests.e2e.fault_support import OwnPostgres, OwnRedis, wait_ready
 from tests.e2e.oauth_support import ROOT, authlib_over_http, create_client  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.e2e
@@ -255,7 +255,7 @@ def test_postgres_restart_under_load_answers_503_then_resumes_losing_nothing(pos
         if redis_server is not None:
             redis_server.start()
             env["REDIS_URL"] = redis_server.url
-        with gunicorn_node(env, log=tmp_path / "node.log") as url:
+        with bouncer_server(env, log_name="node.log") as url:
             tag = secrets.token_hex(3)
             clients = [Client(url, f"pgfault{tag}{n}") for n in range(THREADS)]
             for client in clients:
@@ -356,7 +356,7 @@ def test_postgres_refused_connections_never_hang(postgres, template, tmp_path):
     """A database that accepts no connection at all (the cluster down from the start
     of the node's life): the first request of each worker answers 503 within the
     connect timeout, and the node serves once it is back."""
-    with gunicorn_node(_node_env(postgres, template), log=tmp_path / "node.log") as url:
+    with bouncer_server(_node_env(postgres, template), log_name="node.log") as url:
         postgres.stop("fast")
         try:
             for path, method in (("/api/accounts/profile/", "GET"), ("/api/token/", "POST"), ("/readyz", "GET")):
@@ -430,7 +430,7 @@ def test_redis_outage_fails_closed_and_recovers_without_restart(postgres, templa
     try:
         redis_server.start()
         env = _database(postgres, template, REDIS_URL=redis_server.url, BOUNCER_REDIS_CLIENT_TIMEOUT="1", BOUNCER_AUTH_CACHE_SECONDS="300")
-        with gunicorn_node(env, log=tmp_path / "node.log") as url:
+        with bouncer_server(env, log_name="node.log") as url:
             username = f"redisfault{secrets.token_hex(3)}"
             other = f"{username}b"
             for name in (username, other):
